@@ -1,0 +1,41 @@
+#include "bootstrap_arena.h"
+
+#include <stdint.h>
+
+namespace memtrace::preload {
+namespace {
+
+constexpr size_t kArenaSize = 256 * 1024;
+constexpr size_t kHeader = 16; // the block's size sits just before it
+
+alignas(64) constinit uint8_t g_arena[kArenaSize]{};
+constinit size_t g_used = 0;
+
+} // namespace
+
+void* bootstrap_alloc(size_t size, size_t alignment) {
+    if (alignment < 16) alignment = 16;
+    if (size > kArenaSize) return nullptr;
+    size_t start = __atomic_load_n(&g_used, __ATOMIC_RELAXED);
+    size_t block;
+    size_t end;
+    do {
+        block = (start + kHeader + alignment - 1) & ~(alignment - 1);
+        end = block + size;
+        if (end > kArenaSize) return nullptr;
+    } while (!__atomic_compare_exchange_n(&g_used, &start, end, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    *reinterpret_cast<size_t*>(g_arena + block - sizeof(size_t)) = size;
+    return g_arena + block;
+}
+
+bool bootstrap_owns(const void* p) {
+    const auto* byte = static_cast<const uint8_t*>(p);
+    return byte >= g_arena && byte < g_arena + kArenaSize;
+}
+
+size_t bootstrap_size(const void* p) {
+    return *reinterpret_cast<const size_t*>(static_cast<const uint8_t*>(p) - sizeof(size_t));
+}
+
+} // namespace memtrace::preload

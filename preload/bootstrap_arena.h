@@ -1,0 +1,17 @@
+// Allocations made before the real allocator is known: dlsym() may call calloc() while memtrace
+// is still asking it where malloc is (the sanitizers' DlsymAlloc solves the same problem).
+// A fixed static buffer, bump-allocated, never reused: free() of such a block is a no-op, and
+// free()/realloc() must ask bootstrap_owns() before handing a pointer to the real allocator.
+#pragma once
+
+#include <stddef.h>
+
+namespace memtrace::preload {
+
+// Zeroed, aligned to `alignment` (a power of two, at least 16); nullptr when the arena is full.
+void* bootstrap_alloc(size_t size, size_t alignment = 16);
+bool bootstrap_owns(const void* p);
+// The size requested for a block from bootstrap_alloc.
+size_t bootstrap_size(const void* p);
+
+} // namespace memtrace::preload

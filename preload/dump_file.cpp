@@ -1,0 +1,281 @@
+#include "dump_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "options.h"
+#include "spin_lock.h"
+
+namespace memtrace::preload {
+namespace {
+
+constexpr uint64_t kFirstSegment = 1 << 20;
+constexpr uint64_t kLargestSegment = 64 << 20;
+
+// Zero-initialized on purpose: the first malloc may run before this library's static
+// initializers, so no global here may have a dynamic initializer (constinit checks it).
+struct DumpState {
+    int fd;                       // valid while header is not null
+    format::FileHeader* header;
+    char path[kPathMax];
+    // The current segment: [segment_start, segment_end) of the file, mapped at segment_base.
+    uint8_t* segment_base;
+    uint64_t segment_start;
+    uint64_t segment_end;
+    uint64_t next_segment_size;
+};
+
+constinit DumpState g_dump{};
+constinit SpinLock g_grow_lock;
+
+// Appends text to out (bounded by end); returns the new end of the text.
+char* append(char* out, const char* end, const char* text, size_t length) {
+    if (length > static_cast<size_t>(end - out)) length = static_cast<size_t>(end - out);
+    memcpy(out, text, length);
+    return out + length;
+}
+
+char* append_unsigned(char* out, const char* end, uint64_t value) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n && out < end) *out++ = digits[--n];
+    return out;
+}
+
+// Basename of /proc/self/exe, the %n of the template.
+void program_name(char* out, size_t size) {
+    char exe[kPathMax];
+    ssize_t length = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (length <= 0) length = 0;
+    exe[length] = '\0';
+    const char* base = strrchr(exe, '/');
+    base = base ? base + 1 : exe;
+    if (!*base) base = "program";
+    const size_t n = strnlen(base, size - 1);
+    memcpy(out, base, n);
+    out[n] = '\0';
+}
+
+// Expands %p and %n and makes the path absolute. suffix > 0 inserts ".<suffix>" before ".mtd"
+// (or at the end), so an existing dump is never overwritten.
+void expand_template(char* out, unsigned suffix) {
+    char* const end = out + kPathMax - 1;
+    char* cursor = out;
+    const char* tmpl = options().output_template;
+    if (tmpl[0] != '/') {
+        if (getcwd(out, kPathMax - 2)) {
+            cursor = out + strlen(out);
+            if (cursor != out && cursor[-1] != '/') *cursor++ = '/';
+        }
+    }
+    char name[256];
+    program_name(name, sizeof(name));
+    for (const char* p = tmpl; *p && cursor < end; ++p) {
+        if (p[0] == '%' && p[1] == 'p') {
+            cursor = append_unsigned(cursor, end, static_cast<uint64_t>(getpid()));
+            ++p;
+        } else if (p[0] == '%' && p[1] == 'n') {
+            cursor = append(cursor, end, name, strlen(name));
+            ++p;
+        } else {
+            *cursor++ = *p;
+        }
+    }
+    *cursor = '\0';
+    if (suffix == 0) return;
+    char tail[8] = "";
+    const size_t length = static_cast<size_t>(cursor - out);
+    if (length > 4 && memcmp(cursor - 4, ".mtd", 4) == 0) {
+        memcpy(tail, ".mtd", 5);
+        cursor -= 4;
+    }
+    cursor = append(cursor, end, ".", 1);
+    cursor = append_unsigned(cursor, end, suffix);
+    cursor = append(cursor, end, tail, strlen(tail));
+    *cursor = '\0';
+}
+
+// Tells `memtrace run` (through MEMTRACE_REPORT_PATHS) where this process's dump is.
+void report_path() {
+    const char* report = options().report_paths;
+    if (!*report) return;
+    const int fd = open(report, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    char line[kPathMax + 32];
+    char* end = line + sizeof(line) - 1;
+    char* cursor = append_unsigned(line, end, static_cast<uint64_t>(getpid()));
+    cursor = append(cursor, end, " ", 1);
+    cursor = append(cursor, end, g_dump.path, strlen(g_dump.path));
+    cursor = append(cursor, end, "\n", 1);
+    // One write with O_APPEND: lines from concurrent processes do not interleave.
+    ssize_t ignored = write(fd, line, static_cast<size_t>(cursor - line));
+    (void)ignored;
+    close(fd);
+}
+
+// Maps the next segment of the file. Called with g_grow_lock held.
+bool grow(uint64_t min_bytes) {
+    uint64_t size = g_dump.next_segment_size;
+    while (size < min_bytes) size *= 2;
+    const uint64_t start = g_dump.segment_end;
+    const int rc = posix_fallocate(g_dump.fd, static_cast<off_t>(start), static_cast<off_t>(size));
+    if (rc != 0) {
+        dump_set_flag(format::kFlagOutOfSpace);
+        return false;
+    }
+    void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, g_dump.fd,
+                      static_cast<off_t>(start));
+    if (base == MAP_FAILED) {
+        dump_set_flag(format::kFlagTracingFailed);
+        return false;
+    }
+    g_dump.segment_base = static_cast<uint8_t*>(base);
+    g_dump.segment_start = start;
+    g_dump.segment_end = start + size;
+    if (g_dump.next_segment_size < kLargestSegment) g_dump.next_segment_size *= 2;
+    return true;
+}
+
+} // namespace
+
+bool dump_create(bool fork_child, int* error) {
+    int fd = -1;
+    for (unsigned suffix = 0; suffix < 1000 && fd < 0; ++suffix) {
+        expand_template(g_dump.path, suffix);
+        fd = open(g_dump.path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        *error = errno;
+        return false;
+    }
+    if (posix_fallocate(fd, 0, format::kHeaderSize) != 0) {
+        *error = ENOSPC;
+        close(fd);
+        unlink(g_dump.path);
+        return false;
+    }
+    void* header = mmap(nullptr, format::kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (header == MAP_FAILED) {
+        *error = errno;
+        close(fd);
+        unlink(g_dump.path);
+        return false;
+    }
+    g_dump.fd = fd;
+    g_dump.header = static_cast<format::FileHeader*>(header);
+    g_dump.segment_base = nullptr;
+    g_dump.segment_start = g_dump.segment_end = format::kHeaderSize;
+    g_dump.next_segment_size = kFirstSegment;
+
+    format::FileHeader& h = *g_dump.header;
+    h.format_version = format::kFormatVersion;
+    h.header_size = format::kHeaderSize;
+    h.endian_tag = format::kEndianTag;
+    h.pointer_size = sizeof(void*);
+    h.chunk_size = format::kDefaultChunkSize;
+    h.max_depth = options().depth;
+    h.pid = static_cast<uint64_t>(getpid());
+    h.ppid = static_cast<uint64_t>(getppid());
+    h.start_realtime_ns = realtime_ns();
+    h.start_monotonic_ns = monotonic_ns();
+    h.data_end = format::kHeaderSize;
+    h.flags = fork_child ? format::kFlagForkChild : 0;
+    // The magic goes last: a reader never sees a dump whose header is half written.
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(h.magic, format::kDumpMagic, sizeof(h.magic));
+    report_path();
+    return true;
+}
+
+void dump_forget_after_fork() {
+    // The parent's mappings stay mapped (they are only address space in the child) but are no
+    // longer written; closing the inherited descriptor is enough to let go of the parent's file.
+    if (g_dump.header) close(g_dump.fd);
+    g_dump.header = nullptr;
+    g_grow_lock.reset();
+}
+
+format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, uint32_t os_tid,
+                                    uint64_t now) {
+    if (!g_dump.header) return nullptr;
+    uint64_t capacity = format::kDefaultChunkSize;
+    const uint64_t needed = uint64_t{min_bytes} + sizeof(format::ChunkHeader);
+    while (capacity < needed) capacity *= 2;
+    if (capacity > format::kMaxChunkSize) return nullptr;
+
+    SpinLockGuard guard(g_grow_lock);
+    format::FileHeader& h = *g_dump.header;
+    uint64_t offset = h.data_end;
+    if (offset + capacity > g_dump.segment_end) {
+        // Close the current segment with an empty padding chunk so chunks stay contiguous.
+        if (offset < g_dump.segment_end) {
+            const uint64_t rest = g_dump.segment_end - offset;
+            if (rest >= sizeof(format::ChunkHeader)) {
+                auto* pad = reinterpret_cast<format::ChunkHeader*>(
+                    g_dump.segment_base + (offset - g_dump.segment_start));
+                *pad = format::ChunkHeader{format::kChunkMagic, static_cast<uint32_t>(rest), 0,
+                                           0, 0, 0, now};
+            }
+            offset = g_dump.segment_end;
+            __atomic_store_n(&h.data_end, offset, __ATOMIC_RELEASE);
+        }
+        if (!grow(capacity)) return nullptr;
+    }
+    auto* chunk =
+        reinterpret_cast<format::ChunkHeader*>(g_dump.segment_base + (offset - g_dump.segment_start));
+    *chunk = format::ChunkHeader{format::kChunkMagic, static_cast<uint32_t>(capacity), 0,
+                                 thread_index, os_tid, 0, now};
+    __atomic_store_n(&h.data_end, offset + capacity, __ATOMIC_RELEASE);
+    return chunk;
+}
+
+format::FileHeader* dump_header() {
+    return g_dump.header;
+}
+
+const char* dump_path() {
+    return g_dump.path;
+}
+
+void dump_set_flag(uint32_t flag) {
+    if (g_dump.header) __atomic_fetch_or(&g_dump.header->flags, flag, __ATOMIC_RELEASE);
+}
+
+void dump_set_end(format::EndReason reason, int exit_code, int signal, bool clean) {
+    format::FileHeader* h = g_dump.header;
+    if (!h) return;
+    h->end_reason = static_cast<uint32_t>(reason);
+    h->exit_code = exit_code;
+    h->signal = signal;
+    h->end_monotonic_ns = monotonic_ns();
+    h->end_writer = static_cast<uint32_t>(format::EndWriter::Preload);
+    __atomic_store_n(&h->clean, clean ? 1u : 0u, __ATOMIC_RELEASE);
+}
+
+void dump_clear_end() {
+    format::FileHeader* h = g_dump.header;
+    if (!h) return;
+    __atomic_store_n(&h->clean, 0u, __ATOMIC_RELEASE);
+    h->end_reason = static_cast<uint32_t>(format::EndReason::Unknown);
+    h->end_monotonic_ns = 0;
+    h->end_writer = static_cast<uint32_t>(format::EndWriter::None);
+}
+
+void dump_lock_for_fork() {
+    g_grow_lock.lock();
+}
+
+void dump_unlock_after_fork() {
+    g_grow_lock.unlock();
+}
+
+} // namespace memtrace::preload

@@ -1,0 +1,208 @@
+// The exported replacements of the malloc family and of the few other functions memtrace must
+// see (dlopen/dlclose for the module map, _exit and exec for how the dump ends). Each body:
+// bootstrap if the real function is not known yet, call the real one, record.
+// Exception specifications follow glibc's declarations (__THROW), which C++ requires to match.
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootstrap_arena.h"
+#include "real_functions.h"
+#include "recorder.h"
+
+#define MEMTRACE_EXPORT extern "C" __attribute__((visibility("default")))
+
+using memtrace::format::AllocFunction;
+namespace mp = memtrace::preload;
+
+namespace {
+
+// Before the real allocator is resolved: start initialization once, then use the real one if
+// it is known by now (the common case: the very first call of the process) or the bootstrap
+// arena (a call made by dlsym while resolving).
+[[gnu::cold]] bool ensure_real() {
+    if (__atomic_load_n(&mp::g_real.malloc, __ATOMIC_ACQUIRE)) return true;
+    mp::initialize();
+    return __atomic_load_n(&mp::g_real.malloc, __ATOMIC_ACQUIRE) != nullptr;
+}
+
+inline bool real_known() {
+    return __builtin_expect(__atomic_load_n(&mp::g_real.malloc, __ATOMIC_ACQUIRE) != nullptr, 1) ||
+           ensure_real();
+}
+
+void* realloc_impl(void* old, size_t size) {
+    if (old && mp::bootstrap_owns(old)) [[unlikely]] {
+        // A bootstrap block moves to the real heap (and is recorded there, as a new block).
+        void* moved = malloc(size);
+        if (moved) {
+            const size_t old_size = mp::bootstrap_size(old);
+            memcpy(moved, old, old_size < size ? old_size : size);
+        }
+        return moved;
+    }
+    if (!real_known()) return mp::bootstrap_alloc(size);
+    const bool record = mp::should_record();
+    const uint64_t before = record && old ? mp::now_for_free() : 0;
+    void* p = mp::g_real.realloc(old, size);
+    if (record) {
+        // glibc's realloc(p, 0) frees p and returns NULL; a failed realloc leaves p alone.
+        if (old && (p || size == 0)) mp::record_free(old, before);
+        if (p) mp::record_alloc(p, size, AllocFunction::Realloc);
+    }
+    return p;
+}
+
+void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size) {
+    if (!real_known()) return mp::bootstrap_alloc(size, alignment);
+    void* p = real(alignment, size);
+    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Aligned);
+    return p;
+}
+
+} // namespace
+
+MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
+    if (!real_known()) return mp::bootstrap_alloc(size);
+    void* p = mp::g_real.malloc(size);
+    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Malloc);
+    return p;
+}
+
+MEMTRACE_EXPORT void free(void* p) __THROW {
+    if (!p || mp::bootstrap_owns(p)) return;
+    // Recorded before the block goes back: once freed, another thread may get the address.
+    if (mp::should_record()) mp::record_free(p, mp::now_for_free());
+    if (mp::g_real.free) mp::g_real.free(p);
+}
+
+MEMTRACE_EXPORT void* calloc(size_t count, size_t size) __THROW {
+    if (!real_known()) {
+        size_t total;
+        if (__builtin_mul_overflow(count, size, &total)) return nullptr;
+        return mp::bootstrap_alloc(total);
+    }
+    void* p = mp::g_real.calloc(count, size);
+    if (p && mp::should_record()) mp::record_alloc(p, count * size, AllocFunction::Calloc);
+    return p;
+}
+
+MEMTRACE_EXPORT void* realloc(void* old, size_t size) __THROW {
+    return realloc_impl(old, size);
+}
+
+MEMTRACE_EXPORT void* reallocarray(void* old, size_t count, size_t size) __THROW {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    return realloc_impl(old, total);
+}
+
+MEMTRACE_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) __THROW {
+    if (!real_known()) {
+        *out = mp::bootstrap_alloc(size, alignment);
+        return *out ? 0 : ENOMEM;
+    }
+    const int rc = mp::g_real.posix_memalign(out, alignment, size);
+    if (rc == 0 && mp::should_record()) mp::record_alloc(*out, size, AllocFunction::Aligned);
+    return rc;
+}
+
+MEMTRACE_EXPORT void* aligned_alloc(size_t alignment, size_t size) __THROW {
+    return aligned_impl(mp::g_real.aligned_alloc, alignment, size);
+}
+
+MEMTRACE_EXPORT void* memalign(size_t alignment, size_t size) __THROW {
+    return aligned_impl(mp::g_real.memalign, alignment, size);
+}
+
+MEMTRACE_EXPORT void* valloc(size_t size) __THROW {
+    if (!real_known()) return mp::bootstrap_alloc(size, 4096);
+    void* p = mp::g_real.valloc(size);
+    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Aligned);
+    return p;
+}
+
+MEMTRACE_EXPORT void* pvalloc(size_t size) __THROW {
+    if (!real_known()) return mp::bootstrap_alloc(size, 4096);
+    void* p = mp::g_real.pvalloc(size);
+    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Aligned);
+    return p;
+}
+
+MEMTRACE_EXPORT size_t malloc_usable_size(void* p) __THROW {
+    if (p && mp::bootstrap_owns(p)) return mp::bootstrap_size(p);
+    return real_known() && mp::g_real.malloc_usable_size ? mp::g_real.malloc_usable_size(p) : 0;
+}
+
+MEMTRACE_EXPORT void* dlopen(const char* file, int mode) __THROWNL {
+    real_known();
+    void* handle = mp::g_real.dlopen(file, mode);
+    if (handle) mp::on_dlopen_or_dlclose();
+    return handle;
+}
+
+MEMTRACE_EXPORT int dlclose(void* handle) __THROWNL {
+    real_known();
+    const int rc = mp::g_real.dlclose(handle);
+    if (rc == 0) mp::on_dlopen_or_dlclose();
+    return rc;
+}
+
+MEMTRACE_EXPORT void _exit(int status) {
+    mp::on_quick_exit(status);
+    real_known();
+    mp::g_real._exit(status);
+    __builtin_unreachable();
+}
+
+MEMTRACE_EXPORT void _Exit(int status) __THROW {
+    mp::on_quick_exit(status);
+    real_known();
+    mp::g_real._Exit(status);
+    __builtin_unreachable();
+}
+
+MEMTRACE_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) __THROW {
+    real_known();
+    mp::on_exec_attempt();
+    const int rc = mp::g_real.execve(path, argv, envp);
+    mp::on_exec_failed();
+    return rc;
+}
+
+MEMTRACE_EXPORT int execv(const char* path, char* const argv[]) __THROW {
+    real_known();
+    mp::on_exec_attempt();
+    const int rc = mp::g_real.execv(path, argv);
+    mp::on_exec_failed();
+    return rc;
+}
+
+MEMTRACE_EXPORT int execvp(const char* file, char* const argv[]) __THROW {
+    real_known();
+    mp::on_exec_attempt();
+    const int rc = mp::g_real.execvp(file, argv);
+    mp::on_exec_failed();
+    return rc;
+}
+
+MEMTRACE_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) __THROW {
+    real_known();
+    mp::on_exec_attempt();
+    const int rc = mp::g_real.execvpe(file, argv, envp);
+    mp::on_exec_failed();
+    return rc;
+}
+
+// Start as soon as the library is loaded, so that even a program that never allocates gets a
+// dump, and the process facts are taken before main().
+__attribute__((constructor(101))) static void memtrace_constructor() {
+    mp::initialize();
+}

@@ -1,0 +1,51 @@
+// Per-thread state in initial-exec TLS: no allocation and no __tls_get_addr call on first touch
+// (the library is preloaded, so its TLS is part of the static block).
+#pragma once
+
+#include <stdint.h>
+
+#include "memtrace/dump_format.h"
+
+namespace memtrace::preload {
+
+// Where this thread appends records: its current chunk in the dump.
+struct ChunkCursor {
+    format::ChunkHeader* header;
+    uint8_t* records; // first record byte of the chunk
+    uint8_t* position;
+    uint8_t* limit;
+    uint64_t last_time;
+    uint64_t last_address;
+    uint32_t generation; // the dump generation the chunk belongs to (a fork child starts anew)
+    uint32_t thread_index;
+};
+
+struct ThreadState {
+    // Set while memtrace works on this thread: allocations made meanwhile (by libunwind, dlsym,
+    // the loader) pass straight to the real allocator and are not recorded.
+    bool busy;
+    // When the event being recorded happened; also the time of the Stack record it may need.
+    uint64_t event_time;
+    ChunkCursor cursor;
+    uint64_t frames[format::kMaxStackDepth + 16];
+};
+
+extern thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
+
+// Marks the thread busy for a scope.
+class BusyScope {
+public:
+    BusyScope() : was_busy_(t_thread.busy) {
+        t_thread.busy = true;
+    }
+    ~BusyScope() {
+        t_thread.busy = was_busy_;
+    }
+    BusyScope(const BusyScope&) = delete;
+    BusyScope& operator=(const BusyScope&) = delete;
+
+private:
+    bool was_busy_;
+};
+
+} // namespace memtrace::preload
