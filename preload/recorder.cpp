@@ -84,7 +84,7 @@ bool start_dump(bool fork_child) {
         diagnose("cannot create the dump", options().output_template, error);
         return false;
     }
-    const uint64_t now = monotonic_ns();
+    const uint64_t now = event_time_ns();
     write_process_info(now);
     module_map_rescan(now);
     return true;
@@ -124,6 +124,7 @@ void initialize() {
         return; // another thread is initializing, or it is done
     }
     BusyScope busy;
+    event_clock_start_calibration();
     if (!resolve_real_functions()) {
         diagnose("cannot find the real malloc/free", nullptr, 0);
         set_state(State::Stopped);
@@ -143,20 +144,23 @@ void initialize() {
     install_fatal_signal_handlers();
     on_exit(on_process_exit, nullptr);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    event_clock_finish_calibration();
     set_state(State::Ready);
 }
 
 uint64_t now_for_free() {
-    return monotonic_ns();
+    return ordered_event_time_ns();
 }
 
 void record_alloc(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    const uint64_t now = monotonic_ns();
-    thread.event_time = now;
     bool truncated = false;
     const uint32_t depth = capture_stack(thread.frames, options().depth, &truncated);
+    // Sampled after unwinding: by then the allocator's loads that found this block are long
+    // complete, so the unserialized TSC read cannot precede the free that released the block.
+    const uint64_t now = event_time_ns();
+    thread.event_time = now;
     const uint32_t stack_id =
         depth ? g_stacks.intern(thread.frames, depth, truncated, emit_stack).id : format::kNoStack;
     ChunkCursor& cursor = thread.cursor;
@@ -190,7 +194,7 @@ void record_free(void* p, uint64_t time) {
 void on_dlopen_or_dlclose() {
     if (!should_record()) return;
     BusyScope busy;
-    module_map_rescan(monotonic_ns());
+    module_map_rescan(event_time_ns());
 }
 
 // The end fields are written whenever a dump exists, even after recording stopped.
