@@ -250,9 +250,15 @@ void dump_set_flag(uint32_t flag) {
     if (g_dump.header) __atomic_fetch_or(&g_dump.header->flags, flag, __ATOMIC_RELEASE);
 }
 
+// A vfork() child shares the parent's memory, header included, and runs no atfork handler:
+// its _exit or exec must not end the parent's dump.
+static bool header_is_ours(const format::FileHeader* h) {
+    return h && h->pid == static_cast<uint64_t>(getpid());
+}
+
 void dump_set_end(format::EndReason reason, int exit_code, int signal, bool clean) {
     format::FileHeader* h = g_dump.header;
-    if (!h) return;
+    if (!header_is_ours(h)) return;
     h->end_reason = static_cast<uint32_t>(reason);
     h->exit_code = exit_code;
     h->signal = signal;
@@ -263,7 +269,7 @@ void dump_set_end(format::EndReason reason, int exit_code, int signal, bool clea
 
 void dump_clear_end() {
     format::FileHeader* h = g_dump.header;
-    if (!h) return;
+    if (!header_is_ours(h)) return;
     __atomic_store_n(&h->clean, 0u, __ATOMIC_RELEASE);
     h->end_reason = static_cast<uint32_t>(format::EndReason::Unknown);
     h->end_monotonic_ns = 0;

@@ -1,0 +1,33 @@
+// `memtrace leaks DUMP [--json] [--top N]`
+#include "cli/commands.h"
+#include "reports/leak_report.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+namespace memtrace::cli {
+
+void add_leaks_command(CLI::App& app, int* exit_code) {
+    struct Options {
+        std::string dump;
+        reports::LeakReportOptions report;
+    };
+    auto options = std::make_shared<Options>();
+    CLI::App* command = app.add_subcommand(
+        "leaks", "Show the blocks still live when the process ended, grouped by allocation stack");
+    command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
+    command->add_flag("--json", options->report.json,
+                      "Write one JSON object (docs/json-schema.md)");
+    command
+        ->add_option("--top", options->report.top, "Show only the N largest sites (default: all)")
+        ->type_name("N")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+    command->callback([options, exit_code] {
+        reports::write_leak_report(options->dump, options->report, std::cout);
+        std::cout.flush();
+        *exit_code = 0;
+    });
+}
+
+} // namespace memtrace::cli

@@ -1,0 +1,209 @@
+// `memtrace run [-o FILE] [--depth N] [-q] -- program args...`: runs the program under
+// libmemtrace.so and tells the user where the dump went and what leaked.
+#include "cli/commands.h"
+#include "heap_model.h"
+#include "launcher.h"
+#include "memtrace/dump_format.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <signal.h>
+#include <string.h>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace memtrace::cli {
+namespace {
+
+struct RunOptions {
+    std::string output; // MEMTRACE_OUTPUT template; empty for the preload's default
+    unsigned depth = 0; // MEMTRACE_DEPTH; 0 for the preload's default
+    bool quiet = false; // only errors that kept the program from running
+    std::vector<std::string> command;
+};
+
+// How `memtrace run` must end: with a status, or by the signal that killed the program.
+struct RunOutcome {
+    int exit_code = 0;
+    int signal = 0;
+};
+
+void print_error(const std::string& message) {
+    std::fprintf(stderr, "memtrace: error: %s\n", message.c_str());
+}
+
+void print_note(const std::string& message) {
+    std::fprintf(stderr, "memtrace: %s\n", message.c_str());
+}
+
+std::string signal_name(int signal) {
+    const char* abbreviation = ::sigabbrev_np(signal);
+    return abbreviation ? std::string("SIG") + abbreviation : "signal " + std::to_string(signal);
+}
+
+std::string count_of(uint64_t n, const char* singular, const char* plural) {
+    return std::to_string(n) + " " + (n == 1 ? singular : plural);
+}
+
+void report_leaks(const std::string& dump) {
+    LeakTotals totals{};
+    try {
+        totals = compute_leak_totals(dump);
+    } catch (const std::exception& e) {
+        print_note("cannot read the dump to count leaks: " + std::string(e.what()));
+        return;
+    }
+    const std::string amount = count_of(totals.bytes, "byte", "bytes") + " in " +
+                               count_of(totals.blocks, "block", "blocks");
+    if (!totals.complete) {
+        print_note("the dump is incomplete: " + amount + " were still allocated at its end " +
+                   "(not necessarily leaks); see: memtrace leaks " + dump);
+    } else if (totals.blocks == 0) {
+        print_note("no leaks: every block was freed");
+    } else {
+        print_note("leaked " + amount + "; see: memtrace leaks " + dump);
+    }
+}
+
+// The dump of a program that died by a signal has no end unless the preload caught the signal:
+// write it here, where the death is known.
+void record_death(const std::string& dump, int signal) {
+    try {
+        const auto patch = launcher::record_killed_end(dump, signal, launcher::monotonic_now_ns());
+        if (patch == launcher::EndPatch::NotADump) {
+            print_note(dump + " has no dump header; its end was not recorded");
+        }
+    } catch (const std::system_error& e) {
+        print_note("cannot record the program's death in " + dump + ": " + e.what());
+    }
+}
+
+void list_other_dumps(const launcher::RunDumps& dumps, pid_t child_pid) {
+    std::string list;
+    for (const auto& dump : dumps.others) {
+        list += (list.empty() ? "" : ", ") + dump.path + " (pid " + std::to_string(dump.pid) +
+                (dump.pid == child_pid ? ", before exec)" : ")");
+    }
+    print_note(count_of(dumps.others.size(), "more dump", "more dumps") +
+               " from this run (child processes, or images replaced by exec): " + list);
+}
+
+void check_traceable(const std::string& name, const launcher::ExecutableImage& program,
+                     const launcher::ExecutableImage& library) {
+    using Kind = launcher::ExecutableImage::Kind;
+    if (program.kind == Kind::StaticElf) {
+        throw launcher::LaunchError(launcher::kExitLaunchFailed,
+                                    name + " is statically linked; LD_PRELOAD cannot trace it");
+    }
+    if (program.kind == Kind::DynamicElf && library.elf_class != 0 &&
+        (program.elf_class != library.elf_class || program.machine != library.machine)) {
+        throw launcher::LaunchError(launcher::kExitLaunchFailed,
+                                    name + " is built for another architecture than " +
+                                        "libmemtrace.so; it cannot be traced");
+    }
+}
+
+RunOutcome run(const RunOptions& options) {
+    const std::string library = launcher::find_preload_library();
+    if (library.find_first_of(": \t\n") != std::string::npos) {
+        throw launcher::LaunchError(
+            launcher::kExitLaunchFailed,
+            "the path of libmemtrace.so (" + library +
+                ") contains a space or colon, which LD_PRELOAD cannot hold");
+    }
+    const std::string& name = options.command.front();
+    const std::string program = launcher::resolve_program(name, std::getenv("PATH"));
+    const auto image = launcher::inspect_executable(program);
+    check_traceable(name, image, launcher::inspect_executable(library));
+
+    std::unique_ptr<launcher::TemporaryFile> report_paths;
+    try {
+        report_paths = std::make_unique<launcher::TemporaryFile>("memtrace-run-");
+    } catch (const std::system_error& e) {
+        throw launcher::LaunchError(launcher::kExitLaunchFailed, e.what());
+    }
+
+    std::vector<std::pair<std::string, std::string>> overrides{
+        {"LD_PRELOAD", launcher::compose_ld_preload(library, std::getenv("LD_PRELOAD"))},
+        {"MEMTRACE_REPORT_PATHS", report_paths->path()},
+    };
+    if (!options.output.empty()) {
+        overrides.emplace_back("MEMTRACE_OUTPUT",
+                               std::filesystem::absolute(options.output).string());
+    }
+    if (options.depth != 0) overrides.emplace_back("MEMTRACE_DEPTH", std::to_string(options.depth));
+    const auto environment = launcher::compose_environment(environ, overrides);
+
+    const launcher::ChildExit exit = launcher::run_and_wait(program, options.command, environment);
+
+    const auto dumps =
+        launcher::classify_dumps(launcher::parse_report_paths(report_paths->read_all()), exit.pid);
+    report_paths.reset();
+
+    if (exit.signaled && dumps.main) record_death(dumps.main->path, exit.signal);
+
+    if (!options.quiet) {
+        if (exit.signaled) {
+            print_note(name + " was killed by " + signal_name(exit.signal));
+        }
+        if (dumps.main) {
+            print_note("dump: " + dumps.main->path);
+            report_leaks(dumps.main->path);
+        } else if (image.setid) {
+            print_note("no dump was written: " + name +
+                       " is setuid or setgid, so the dynamic loader ignored LD_PRELOAD");
+        } else {
+            print_note("no dump was written: tracing did not start or failed before the dump "
+                       "was created (see any messages above)");
+        }
+        if (!dumps.others.empty()) list_other_dumps(dumps, exit.pid);
+    }
+    return exit.signaled ? RunOutcome{launcher::shell_status(exit), exit.signal}
+                         : RunOutcome{exit.code, 0};
+}
+
+} // namespace
+
+void add_run_command(CLI::App& app, int* exit_code) {
+    auto options = std::make_shared<RunOptions>();
+    CLI::App* command =
+        app.add_subcommand("run", "Run a program with allocation tracing and write its dump");
+    command
+        ->add_option("-o,--output", options->output,
+                     "Dump path; %p is replaced by the pid, %n by the program name "
+                     "(default: memtrace.%n.%p.mtd in the working directory)")
+        ->type_name("FILE");
+    command
+        ->add_option("--depth", options->depth, "Stack frames recorded per allocation (default 64)")
+        ->type_name("N")
+        ->check(CLI::Range(1u, format::kMaxStackDepth));
+    command->add_flag("-q,--quiet", options->quiet, "Print nothing after the program ends");
+    command->add_option("program", options->command, "The program and its arguments, after --")
+        ->required();
+    command->positionals_at_end();
+    command->footer("Exit status: the program's own; 125 if memtrace could not start it, "
+                    "126 if it is not executable, 127 if it was not found.");
+    command->callback([options, exit_code] {
+        RunOutcome outcome;
+        try {
+            outcome = run(*options);
+        } catch (const launcher::LaunchError& e) {
+            print_error(e.what());
+            *exit_code = e.exit_code();
+            return;
+        } catch (const std::exception& e) {
+            print_error(e.what());
+            *exit_code = launcher::kExitLaunchFailed;
+            return;
+        }
+        if (outcome.signal != 0) launcher::terminate_by_signal(outcome.signal);
+        *exit_code = outcome.exit_code;
+    });
+}
+
+} // namespace memtrace::cli

@@ -1,0 +1,314 @@
+#include "dump_reader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <queue>
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+#include <unordered_set>
+#include <utility>
+
+namespace memtrace {
+namespace {
+
+namespace f = memtrace::format;
+
+constexpr uint64_t kChunkHeaderSize = sizeof(f::ChunkHeader);
+
+std::vector<std::string> split_cmdline(std::string_view cmdline) {
+    std::vector<std::string> argv;
+    while (!cmdline.empty()) {
+        const size_t nul = cmdline.find('\0');
+        argv.emplace_back(cmdline.substr(0, nul));
+        if (nul == std::string_view::npos) break; // a last argument without its NUL
+        cmdline.remove_prefix(nul + 1);
+    }
+    return argv;
+}
+
+} // namespace
+
+DumpReader::DumpReader(std::string path)
+    : path_(std::move(path)), file_(std::make_unique<MappedFile>(path_)) {
+    read_header();
+    scan_chunks();
+    if (cut_short_) {
+        spdlog::warn("{} is cut short ({} bytes; its header says the data reaches byte {}): "
+                     "reading the whole records before the cut; the dump is incomplete",
+                     path_, file_->size(), header_.data_end);
+    }
+}
+
+void DumpReader::read_header() {
+    const auto bytes = file_->bytes();
+    const uint64_t size = bytes.size();
+    if (size == 0)
+        throw DumpError(fmt::format("{}: the file is empty, not a memtrace dump", path_));
+    if (size < sizeof(f::kDumpMagic) ||
+        std::memcmp(bytes.data(), f::kDumpMagic, sizeof(f::kDumpMagic)) != 0) {
+        throw DumpError(fmt::format("{}: not a memtrace dump (no MTDUMP magic at byte 0)", path_));
+    }
+    uint32_t version = 0;
+    if (size >= offsetof(f::FileHeader, format_version) + sizeof(version)) {
+        std::memcpy(&version, bytes.data() + offsetof(f::FileHeader, format_version),
+                    sizeof(version));
+        if (version > f::kFormatVersion) {
+            throw DumpError(fmt::format("{}: dump format version {} is newer than this memtrace "
+                                        "reads ({})",
+                                        path_, version, f::kFormatVersion));
+        }
+    }
+    if (size < sizeof(f::FileHeader)) {
+        throw DumpError(fmt::format("{}: damaged header: the file ends at byte {}, inside the "
+                                    "{}-byte header",
+                                    path_, size, sizeof(f::FileHeader)));
+    }
+    std::memcpy(&header_, bytes.data(), sizeof(header_));
+    const auto damaged = [&](const std::string& what) {
+        return DumpError(fmt::format("{}: damaged header: {}", path_, what));
+    };
+    if (version == 0) throw damaged("format version 0");
+    if (header_.endian_tag == __builtin_bswap32(f::kEndianTag)) {
+        throw DumpError(fmt::format(
+            "{}: the dump was written on a machine of the other byte order; not supported", path_));
+    }
+    if (header_.endian_tag != f::kEndianTag) {
+        throw damaged(fmt::format("endian tag 0x{:08x}, expected 0x{:08x}", header_.endian_tag,
+                                  f::kEndianTag));
+    }
+    if (header_.pointer_size != 8 && header_.pointer_size != 4) {
+        throw damaged(fmt::format("pointer size {}", header_.pointer_size));
+    }
+    if (header_.header_size < sizeof(f::FileHeader) || header_.header_size > f::kMaxChunkSize) {
+        throw damaged(fmt::format("header size {}", header_.header_size));
+    }
+    if (header_.data_end < header_.header_size) {
+        throw damaged(fmt::format("data_end {} is before the end of the header ({})",
+                                  header_.data_end, header_.header_size));
+    }
+    if (header_.end_reason > static_cast<uint32_t>(f::EndReason::Exec)) {
+        throw damaged(fmt::format("unknown end reason {}", header_.end_reason));
+    }
+}
+
+void DumpReader::scan_chunks() {
+    const uint8_t* file = file_->bytes().data();
+    const uint64_t file_size = file_->size();
+    const uint64_t data_end = header_.data_end;
+    if (data_end > file_size) cut_short_ = true;
+    const uint64_t limit = std::min(data_end, file_size);
+    last_record_time_ns_ = header_.start_monotonic_ns;
+
+    std::unordered_set<uint32_t> threads;
+    Record record;
+    uint64_t offset = header_.header_size;
+    while (offset < limit) {
+        const auto bad_chunk = [&](const std::string& what) {
+            return DumpError(
+                fmt::format("{}: at byte {}: bad chunk header: {}", path_, offset, what));
+        };
+        if (limit - offset < kChunkHeaderSize) {
+            if (cut_short_) break; // the cut is inside this header
+            throw bad_chunk(fmt::format("it runs past data_end ({})", data_end));
+        }
+        f::ChunkHeader chunk;
+        std::memcpy(&chunk, file + offset, sizeof(chunk));
+        if (chunk.magic != f::kChunkMagic) {
+            throw bad_chunk(
+                fmt::format("magic 0x{:08x}, expected 0x{:08x}", chunk.magic, f::kChunkMagic));
+        }
+        if (chunk.capacity < kChunkHeaderSize || chunk.capacity > f::kMaxChunkSize) {
+            throw bad_chunk(fmt::format("capacity {} is outside [{}, {}]", chunk.capacity,
+                                        kChunkHeaderSize, f::kMaxChunkSize));
+        }
+        if (chunk.committed > chunk.capacity - kChunkHeaderSize) {
+            throw bad_chunk(fmt::format("{} bytes committed, more than its capacity {} holds",
+                                        chunk.committed, chunk.capacity));
+        }
+        const uint64_t chunk_end = offset + chunk.capacity;
+        if (chunk_end > data_end) {
+            throw bad_chunk(
+                fmt::format("its capacity {} runs past data_end ({})", chunk.capacity, data_end));
+        }
+        // The writer pads the end of a file segment with an empty chunk of thread 0.
+        if (chunk.committed != 0) threads.insert(chunk.thread_index);
+
+        ChunkSpan span;
+        span.header_offset = offset;
+        span.begin = offset + kChunkHeaderSize;
+        span.end = span.begin + chunk.committed;
+        if (span.end > file_size) {
+            span.end = file_size;
+            span.cut_short = true;
+            cut_short_ = true;
+        }
+        span.base_time_ns = chunk.base_time_ns;
+        span.thread_index = chunk.thread_index;
+
+        RecordDecoder decoder(file, span, &path_);
+        bool has_events = false;
+        while (decoder.next(record)) {
+            last_record_time_ns_ = std::max(last_record_time_ns_, record.time_ns);
+            if (record.kind == f::RecordKind::Alloc || record.kind == f::RecordKind::Free) {
+                has_events = true;
+                ++event_count_;
+            } else {
+                collect(record);
+            }
+        }
+        // A partial record at the cut is dropped here and in the second pass alike.
+        span.end = decoder.position();
+        if (has_events) event_chunks_.push_back(span);
+        offset = chunk_end;
+    }
+    thread_count_ = threads.size();
+    match_module_unloads();
+}
+
+void DumpReader::match_module_unloads() {
+    // Loads and unloads may sit in different threads' chunks, in any file order: match them
+    // in time order. An unload ends the latest load of its id still mapped; an unload of an
+    // unknown id changes nothing. Indexed by id so that a hostile dump cannot make this
+    // quadratic.
+    struct Change {
+        uint64_t time_ns;
+        bool load;
+        uint32_t module_id;
+        size_t module_index;
+    };
+    std::vector<Change> changes;
+    changes.reserve(modules_.size() + module_unloads_.size());
+    for (size_t i = 0; i < modules_.size(); ++i) {
+        changes.push_back({modules_[i].load_time_ns, true, modules_[i].id, i});
+    }
+    for (const ModuleUnload& unload : module_unloads_) {
+        changes.push_back({unload.time_ns, false, unload.module_id, 0});
+    }
+    // At equal times a load comes first: a module unloaded in the same nanosecond was loaded.
+    std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+        if (a.time_ns != b.time_ns) return a.time_ns < b.time_ns;
+        return a.load && !b.load;
+    });
+    std::unordered_map<uint32_t, std::vector<size_t>> loaded;
+    for (const Change& change : changes) {
+        if (change.load) {
+            loaded[change.module_id].push_back(change.module_index);
+            continue;
+        }
+        const auto open = loaded.find(change.module_id);
+        if (open == loaded.end() || open->second.empty()) continue;
+        modules_[open->second.back()].unload_time_ns = change.time_ns;
+        open->second.pop_back();
+    }
+    module_unloads_.clear();
+    module_unloads_.shrink_to_fit();
+}
+
+void DumpReader::collect(const Record& record) {
+    switch (record.kind) {
+    case f::RecordKind::Stack: {
+        const auto [it, inserted] = stacks_.try_emplace(record.stack_id);
+        if (!inserted) {
+            throw DumpError(fmt::format("{}: at byte {}: stack id {} is defined twice (first at "
+                                        "byte {})",
+                                        path_, record.offset, record.stack_id, it->second.offset));
+        }
+        it->second.frames = record.frames;
+        it->second.truncated = record.truncated;
+        it->second.time_ns = record.time_ns;
+        it->second.offset = record.offset;
+        return;
+    }
+    case f::RecordKind::ModuleLoad: {
+        ModuleInfo module;
+        module.id = record.module_id;
+        module.path = std::string(record.module_path);
+        module.build_id = std::string(record.build_id);
+        module.load_bias = record.load_bias;
+        module.start = record.start;
+        module.end = record.end;
+        module.load_time_ns = record.time_ns;
+        modules_.push_back(std::move(module));
+        return;
+    }
+    case f::RecordKind::ModuleUnload:
+        module_unloads_.push_back({record.time_ns, record.module_id});
+        return;
+    case f::RecordKind::ProcessInfo:
+        if (process_.recorded) return; // one per dump; keep the first
+        process_.recorded = true;
+        process_.exe_path = std::string(record.exe_path);
+        process_.argv = split_cmdline(record.cmdline);
+        return;
+    case f::RecordKind::Alloc:
+    case f::RecordKind::Free:
+        return;
+    }
+}
+
+const StackTrace* DumpReader::find_stack(uint32_t stack_id) const {
+    const auto it = stacks_.find(stack_id);
+    return it == stacks_.end() ? nullptr : &it->second;
+}
+
+bool DumpReader::complete() const {
+    return header_.clean == 1 && f::is_complete(static_cast<f::EndReason>(header_.end_reason)) &&
+           !cut_short_;
+}
+
+uint64_t DumpReader::end_time_ns() const {
+    return header_.end_monotonic_ns != 0 ? header_.end_monotonic_ns : last_record_time_ns_;
+}
+
+void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& visit) const {
+    const uint8_t* file = file_->bytes().data();
+    std::vector<RecordDecoder> decoders;
+    decoders.reserve(event_chunks_.size());
+    for (const ChunkSpan& span : event_chunks_)
+        decoders.emplace_back(file, span, &path_);
+    std::vector<HeapEvent> pending(event_chunks_.size());
+    Record record;
+
+    // Decodes chunk i up to its next Alloc or Free; false when it has none left.
+    const auto advance = [&](size_t i) {
+        while (decoders[i].next(record)) {
+            if (record.kind != f::RecordKind::Alloc && record.kind != f::RecordKind::Free) {
+                continue;
+            }
+            HeapEvent& event = pending[i];
+            event.type = record.kind == f::RecordKind::Alloc ? HeapEvent::Type::Alloc
+                                                             : HeapEvent::Type::Free;
+            event.function = static_cast<f::AllocFunction>(record.sub_kind);
+            event.stack_id = record.kind == f::RecordKind::Alloc ? record.stack_id : f::kNoStack;
+            event.thread_index = event_chunks_[i].thread_index;
+            event.time_ns = record.time_ns;
+            event.address = record.address;
+            event.size = record.kind == f::RecordKind::Alloc ? record.size : 0;
+            event.offset = record.offset;
+            // In a dump cut short the definition may have been lost with the end of the file;
+            // the reports then show the stack as lost (the cut itself was warned about).
+            if (event.stack_id != f::kNoStack && !cut_short_ && !stacks_.contains(event.stack_id)) {
+                throw DumpError(fmt::format("{}: at byte {}: alloc record uses stack id {}, which "
+                                            "the dump never defines",
+                                            path_, record.offset, event.stack_id));
+            }
+            return true;
+        }
+        return false;
+    };
+
+    // Min-heap on (time, chunk index): chunk indices follow file order, so ties keep it.
+    using Entry = std::pair<uint64_t, size_t>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue;
+    for (size_t i = 0; i < decoders.size(); ++i) {
+        if (advance(i)) queue.emplace(pending[i].time_ns, i);
+    }
+    while (!queue.empty()) {
+        const size_t i = queue.top().second;
+        queue.pop();
+        visit(pending[i]);
+        if (advance(i)) queue.emplace(pending[i].time_ns, i);
+    }
+}
+
+} // namespace memtrace

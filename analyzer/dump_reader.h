@@ -1,0 +1,125 @@
+// Reads a memtrace dump: checks the header, collects the metadata (stacks, modules, process
+// facts) in a first pass over the chunks, then streams allocation events in global time order.
+//
+// Memory stays proportional to the stacks and chunks in the dump, never to the number of
+// events. Anything that contradicts the format throws DumpError naming the file and the byte
+// offset. A file cut short (the writer's machine crashed, or the copy was interrupted) is not
+// an error: the whole records before the cut are read, one warning is logged, and the dump
+// counts as incomplete.
+#pragma once
+
+#include "dump_error.h"
+#include "mapped_file.h"
+#include "memtrace/dump_format.h"
+#include "record_decoder.h"
+#include "symbolizer.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace memtrace {
+
+struct StackTrace {
+    std::vector<uint64_t> frames; // return addresses, innermost first
+    bool truncated = false;       // the unwinder stopped at the depth limit
+    uint64_t time_ns = 0;         // when the stack was first recorded
+    uint64_t offset = 0;          // of its Stack record
+};
+
+struct ProcessFacts {
+    bool recorded = false; // false when the dump has no ProcessInfo record
+    std::string exe_path;
+    std::vector<std::string> argv;
+};
+
+// An Alloc or Free record, with its address and time resolved.
+struct HeapEvent {
+    enum class Type : uint8_t { Alloc, Free };
+    Type type = Type::Alloc;
+    format::AllocFunction function = format::AllocFunction::Malloc; // Alloc only
+    uint32_t stack_id = format::kNoStack;                           // Alloc only
+    uint32_t thread_index = 0;
+    uint64_t time_ns = 0;
+    uint64_t address = 0;
+    uint64_t size = 0;   // Alloc only
+    uint64_t offset = 0; // of the record in the file
+};
+
+class DumpReader {
+public:
+    // Opens the dump and runs the first pass. Throws DumpError.
+    explicit DumpReader(std::string path);
+
+    const std::string& path() const {
+        return path_;
+    }
+    const format::FileHeader& header() const {
+        return header_;
+    }
+    const ProcessFacts& process() const {
+        return process_;
+    }
+    const std::vector<ModuleInfo>& modules() const {
+        return modules_;
+    }
+    // nullptr when the dump does not define the id (always so for kNoStack).
+    const StackTrace* find_stack(uint32_t stack_id) const;
+    size_t stack_count() const {
+        return stacks_.size();
+    }
+
+    // The file ended before the data its header or a chunk claims.
+    bool cut_short() const {
+        return cut_short_;
+    }
+    // Every event the process produced is in the dump: it ended in an orderly way that the
+    // preload recorded, and the file is whole.
+    bool complete() const;
+
+    uint64_t event_count() const {
+        return event_count_;
+    }
+    // Threads that recorded something.
+    size_t thread_count() const {
+        return thread_count_;
+    }
+    // The latest record time in the dump; start_monotonic_ns when it has no records.
+    uint64_t last_record_time_ns() const {
+        return last_record_time_ns_;
+    }
+    // When the process ended, or the last sign of life when no end was recorded.
+    uint64_t end_time_ns() const;
+
+    // Second pass: calls `visit` for every Alloc and Free, merged across chunks by time (ties
+    // keep file order). Throws DumpError for an Alloc whose stack id the dump never defines.
+    void for_each_event(const std::function<void(const HeapEvent&)>& visit) const;
+
+private:
+    void read_header();
+    void scan_chunks();
+    void collect(const Record& record);
+    void match_module_unloads();
+
+    std::string path_;
+    std::unique_ptr<MappedFile> file_;
+    format::FileHeader header_{};
+    ProcessFacts process_;
+    std::vector<ModuleInfo> modules_;
+    struct ModuleUnload {
+        uint64_t time_ns;
+        uint32_t module_id;
+    };
+    std::vector<ModuleUnload> module_unloads_; // first pass only
+    std::unordered_map<uint32_t, StackTrace> stacks_;
+    std::vector<ChunkSpan> event_chunks_; // chunks holding at least one Alloc or Free
+    bool cut_short_ = false;
+    uint64_t event_count_ = 0;
+    size_t thread_count_ = 0;
+    uint64_t last_record_time_ns_ = 0;
+};
+
+} // namespace memtrace

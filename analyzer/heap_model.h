@@ -1,0 +1,88 @@
+// Replays a dump's allocation events to know, at every moment, which blocks are live: totals,
+// the peak of live bytes, and what each allocation stack allocated and still holds at the end.
+#pragma once
+
+#include "dump_reader.h"
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace memtrace {
+
+struct LiveBlock {
+    uint64_t size = 0;
+    uint64_t time_ns = 0;
+    uint32_t stack_id = 0;
+};
+
+// What one allocation stack did over the whole run.
+struct StackStats {
+    uint64_t allocations = 0;
+    uint64_t bytes_allocated = 0;
+    uint64_t live_blocks = 0; // still live at the end
+    uint64_t live_bytes = 0;
+};
+
+struct HeapTotals {
+    uint64_t allocations = 0;
+    uint64_t frees = 0; // of live blocks only
+    uint64_t bytes_allocated = 0;
+    // Anomalies: a free of an address that is not live (a block inherited over fork(), or
+    // allocated before tracing began) is ignored; an alloc at a live address replaces it.
+    uint64_t unknown_frees = 0;
+    uint64_t replaced_blocks = 0;
+};
+
+class HeapModel {
+public:
+    void apply(const HeapEvent& event);
+
+    const HeapTotals& totals() const {
+        return totals_;
+    }
+    const std::unordered_map<uint64_t, LiveBlock>& live_blocks() const {
+        return live_;
+    }
+    uint64_t live_bytes() const {
+        return live_bytes_;
+    }
+    uint64_t peak_bytes() const {
+        return peak_bytes_;
+    }
+    uint64_t peak_blocks() const {
+        return peak_blocks_;
+    }
+    // When live bytes first reached the peak; 0 when nothing was ever allocated.
+    uint64_t peak_time_ns() const {
+        return peak_time_ns_;
+    }
+    const std::unordered_map<uint32_t, StackStats>& stack_stats() const {
+        return stacks_;
+    }
+
+private:
+    void release(std::unordered_map<uint64_t, LiveBlock>::iterator block);
+
+    std::unordered_map<uint64_t, LiveBlock> live_;
+    std::unordered_map<uint32_t, StackStats> stacks_;
+    HeapTotals totals_;
+    uint64_t live_bytes_ = 0;
+    uint64_t peak_bytes_ = 0;
+    uint64_t peak_blocks_ = 0;
+    uint64_t peak_time_ns_ = 0;
+};
+
+// Replays every event of the dump.
+HeapModel replay(const DumpReader& reader);
+
+struct LeakTotals {
+    uint64_t bytes = 0;
+    uint64_t blocks = 0;
+    bool complete = false;
+};
+
+// Bytes and blocks live at the end of the dump at dump_path. Throws DumpError.
+LeakTotals compute_leak_totals(const std::string& dump_path);
+
+} // namespace memtrace

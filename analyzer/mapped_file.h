@@ -1,0 +1,31 @@
+// A whole file mapped read-only for the life of the object.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace memtrace {
+
+class MappedFile {
+public:
+    // Throws DumpError if the file cannot be opened or is not a regular file. An empty file
+    // gives an empty span (mmap cannot map zero bytes).
+    explicit MappedFile(const std::string& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    std::span<const uint8_t> bytes() const {
+        return {data_, size_};
+    }
+    uint64_t size() const {
+        return size_;
+    }
+
+private:
+    const uint8_t* data_ = nullptr;
+    uint64_t size_ = 0;
+};
+
+} // namespace memtrace

@@ -1,0 +1,192 @@
+#include "record_decoder.h"
+
+#include "dump_error.h"
+#include "memtrace/varint.h"
+
+#include <spdlog/fmt/fmt.h>
+
+namespace memtrace {
+namespace {
+
+namespace f = memtrace::format;
+
+// Thrown by ByteReader when a record needs bytes the span does not have; the decoder turns it
+// into "cut short" or into an error depending on why the span ends.
+struct OutOfBytes {};
+
+// Thrown for content that no writer produces; the decoder adds the file and offset.
+struct Malformed {
+    std::string what;
+};
+
+class ByteReader {
+public:
+    ByteReader(const uint8_t* begin, const uint8_t* end) : cursor_(begin), end_(end) {
+    }
+
+    const uint8_t* cursor() const {
+        return cursor_;
+    }
+
+    uint8_t u8() {
+        if (cursor_ == end_) throw OutOfBytes{};
+        return *cursor_++;
+    }
+
+    uint64_t varint(const char* field) {
+        uint64_t value = 0;
+        if (f::read_varint(&cursor_, end_, &value)) return value;
+        if (static_cast<size_t>(end_ - cursor_) < f::kMaxVarintBytes) throw OutOfBytes{};
+        throw Malformed{fmt::format("malformed varint for {} (longer than {} bytes)", field,
+                                    f::kMaxVarintBytes)};
+    }
+
+    uint32_t u32_varint(const char* field) {
+        const uint64_t value = varint(field);
+        if (value > UINT32_MAX) {
+            throw Malformed{fmt::format("{} {} does not fit in 32 bits", field, value)};
+        }
+        return static_cast<uint32_t>(value);
+    }
+
+    // length:varint followed by that many bytes, the length bounded before anything is read.
+    std::string_view bytes(const char* field, uint32_t max_length) {
+        const uint64_t length = varint(field);
+        if (length > max_length) {
+            throw Malformed{
+                fmt::format("{} length {} is over the limit of {}", field, length, max_length)};
+        }
+        if (length > static_cast<uint64_t>(end_ - cursor_)) throw OutOfBytes{};
+        const std::string_view view(reinterpret_cast<const char*>(cursor_), length);
+        cursor_ += length;
+        return view;
+    }
+
+private:
+    const uint8_t* cursor_;
+    const uint8_t* end_;
+};
+
+const char* kind_name(f::RecordKind kind) {
+    switch (kind) {
+    case f::RecordKind::Alloc:
+        return "alloc";
+    case f::RecordKind::Free:
+        return "free";
+    case f::RecordKind::Stack:
+        return "stack";
+    case f::RecordKind::ModuleLoad:
+        return "module-load";
+    case f::RecordKind::ModuleUnload:
+        return "module-unload";
+    case f::RecordKind::ProcessInfo:
+        return "process-info";
+    }
+    return "unknown";
+}
+
+void decode_payload(ByteReader& in, Record& record, uint64_t& previous_address) {
+    switch (record.kind) {
+    case f::RecordKind::Alloc:
+        if (record.sub_kind > static_cast<uint8_t>(f::AllocFunction::Aligned)) {
+            throw Malformed{
+                fmt::format("unknown allocation function {} in an alloc record", record.sub_kind)};
+        }
+        previous_address += static_cast<uint64_t>(f::zigzag_decode(in.varint("address")));
+        record.address = previous_address;
+        record.size = in.varint("size");
+        record.stack_id = in.u32_varint("stack id");
+        return;
+    case f::RecordKind::Free:
+        previous_address += static_cast<uint64_t>(f::zigzag_decode(in.varint("address")));
+        record.address = previous_address;
+        return;
+    case f::RecordKind::Stack: {
+        record.stack_id = in.u32_varint("stack id");
+        if (record.stack_id == f::kNoStack) throw Malformed{"stack record defines stack id 0"};
+        const uint64_t depth_and_flag = in.varint("stack depth");
+        const uint64_t depth = depth_and_flag >> 1;
+        if (depth > f::kMaxStackDepth) {
+            throw Malformed{
+                fmt::format("stack depth {} is over the limit of {}", depth, f::kMaxStackDepth)};
+        }
+        record.truncated = (depth_and_flag & 1) != 0;
+        record.frames.clear();
+        uint64_t frame = 0;
+        for (uint64_t i = 0; i < depth; ++i) {
+            const uint64_t value = in.varint("stack frame");
+            frame = i == 0 ? value : frame + static_cast<uint64_t>(f::zigzag_decode(value));
+            record.frames.push_back(frame);
+        }
+        return;
+    }
+    case f::RecordKind::ModuleLoad:
+        record.module_id = in.u32_varint("module id");
+        record.load_bias = in.varint("load bias");
+        record.start = in.varint("module start");
+        record.end = in.varint("module end");
+        record.build_id = in.bytes("build-id", f::kMaxBuildIdLength);
+        record.module_path = in.bytes("module path", f::kMaxStringLength);
+        return;
+    case f::RecordKind::ModuleUnload:
+        record.module_id = in.u32_varint("module id");
+        return;
+    case f::RecordKind::ProcessInfo:
+        record.exe_path = in.bytes("exe path", f::kMaxStringLength);
+        record.cmdline = in.bytes("command line", f::kMaxStringLength);
+        return;
+    }
+}
+
+bool is_known(uint8_t kind_byte) {
+    switch (f::kind_of(kind_byte)) {
+    case f::RecordKind::Alloc:
+        return true; // its sub-kind is checked with the payload
+    case f::RecordKind::Free:
+    case f::RecordKind::Stack:
+    case f::RecordKind::ModuleLoad:
+    case f::RecordKind::ModuleUnload:
+    case f::RecordKind::ProcessInfo:
+        return f::sub_kind_of(kind_byte) == 0;
+    }
+    return false;
+}
+
+} // namespace
+
+RecordDecoder::RecordDecoder(const uint8_t* file, const ChunkSpan& span, const std::string* path)
+    : file_(file), path_(path), position_(span.begin), end_(span.end), cut_short_(span.cut_short),
+      time_ns_(span.base_time_ns) {
+}
+
+bool RecordDecoder::next(Record& record) {
+    if (position_ >= end_) return false;
+    const uint64_t offset = position_;
+    ByteReader in(file_ + position_, file_ + end_);
+    // Decode into locals first so that a record cut short leaves the decoder unchanged.
+    uint64_t previous_address = previous_address_;
+    try {
+        const uint8_t kind_byte = in.u8();
+        if (!is_known(kind_byte)) {
+            throw Malformed{fmt::format("unknown record kind 0x{:02x}", kind_byte)};
+        }
+        record.kind = f::kind_of(kind_byte);
+        record.sub_kind = f::sub_kind_of(kind_byte);
+        record.offset = offset;
+        record.time_ns = time_ns_ + in.varint("time delta");
+        decode_payload(in, record, previous_address);
+    } catch (const OutOfBytes&) {
+        if (cut_short_) return false;
+        throw DumpError(fmt::format("{}: at byte {}: {} record runs past its chunk's committed "
+                                    "bytes (which end at byte {})",
+                                    *path_, offset, kind_name(record.kind), end_));
+    } catch (const Malformed& malformed) {
+        throw DumpError(fmt::format("{}: at byte {}: {}", *path_, offset, malformed.what));
+    }
+    time_ns_ = record.time_ns;
+    previous_address_ = previous_address;
+    position_ = offset + static_cast<uint64_t>(in.cursor() - (file_ + offset));
+    return true;
+}
+
+} // namespace memtrace

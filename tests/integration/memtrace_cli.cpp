@@ -1,0 +1,69 @@
+#include "memtrace_cli.h"
+
+#include "suite_paths.h"
+
+#include <stdexcept>
+
+namespace memtrace::integration {
+
+void apply_traced_environment(ProcessSpec& spec) {
+    for (const char* name :
+         {"LD_PRELOAD", "MEMTRACE_OUTPUT", "MEMTRACE_DEPTH", "MEMTRACE_REPORT_PATHS"})
+        spec.env_removed.emplace_back(name);
+    spec.env_overrides["GLIBC_TUNABLES"] = "glibc.pthread.stack_cache_size=0";
+}
+
+ProcessSpec memtrace_run_spec(const std::filesystem::path& cwd,
+                              const std::vector<std::string>& launcher_args,
+                              const std::vector<std::string>& program_argv) {
+    ProcessSpec spec;
+    spec.argv = {memtrace_exe().string(), "run"};
+    spec.argv.insert(spec.argv.end(), launcher_args.begin(), launcher_args.end());
+    spec.argv.push_back("--");
+    spec.argv.insert(spec.argv.end(), program_argv.begin(), program_argv.end());
+    spec.cwd = cwd;
+    apply_traced_environment(spec);
+    return spec;
+}
+
+ProcessSpec native_run_spec(const std::filesystem::path& cwd,
+                            const std::vector<std::string>& program_argv) {
+    ProcessSpec spec;
+    spec.argv = program_argv;
+    spec.cwd = cwd;
+    apply_traced_environment(spec);
+    return spec;
+}
+
+namespace {
+
+AnalyzerOutput analyzer_json(const std::string& command, const std::filesystem::path& dump) {
+    ProcessSpec spec;
+    spec.argv = {memtrace_exe().string(), command, dump.string(), "--json"};
+    spec.cwd = dump.parent_path();
+    spec.timeout = std::chrono::seconds(120);
+    AnalyzerOutput output;
+    output.process = run_process(spec);
+    if (!output.process.exited() || output.process.exit_code() != 0)
+        throw std::runtime_error("memtrace " + command + " " + dump.string() +
+                                 " failed: " + output.process.describe());
+    try {
+        output.json = nlohmann::json::parse(output.process.out);
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error("memtrace " + command + " printed invalid JSON (" + e.what() +
+                                 "): " + output.process.describe());
+    }
+    return output;
+}
+
+} // namespace
+
+AnalyzerOutput leaks_json(const std::filesystem::path& dump) {
+    return analyzer_json("leaks", dump);
+}
+
+AnalyzerOutput report_json(const std::filesystem::path& dump) {
+    return analyzer_json("report", dump);
+}
+
+} // namespace memtrace::integration
