@@ -81,7 +81,7 @@ StackLookup StackTable::intern(const uint64_t* frames, uint32_t depth, bool trun
         }
         if ((slot & ~kIdMask) == tag) {
             const auto id = static_cast<uint32_t>(slot & kIdMask);
-            if (same(id, frames, depth, truncated)) return {id, reserved_id != 0};
+            if (same(id, frames, depth, truncated)) return {id, false};
         }
         index = (index + 1) & mask_;
     }

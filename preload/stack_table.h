@@ -11,7 +11,7 @@ namespace memtrace::preload {
 
 struct StackLookup {
     uint32_t id;      // format::kNoStack when the table is full
-    bool inserted;    // the caller must not write a Stack record: emit() already did
+    bool inserted;    // this call defined the stack (emit() wrote its record)
 };
 
 // Writes the Stack record of a new id (to the calling thread's chunk). Returns false if the
