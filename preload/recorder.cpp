@@ -14,6 +14,7 @@
 #include "process_facts.h"
 #include "real_functions.h"
 #include "signals.h"
+#include "size_class_counters.h"
 #include "stack_table.h"
 #include "unwinder.h"
 
@@ -91,6 +92,10 @@ bool start_dump(bool fork_child) {
 }
 
 void on_process_exit(int status, void*) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Ready)) {
+        BusyScope busy;
+        if (!emit_size_class_totals(event_time_ns())) stop_recording();
+    }
     dump_set_end(format::EndReason::Exit, status, 0, true);
 }
 
@@ -111,6 +116,7 @@ void after_fork_in_child() {
     dump_forget_after_fork();
     module_map_reset();
     g_stacks.clear();
+    size_class_counters_reset_after_fork(t_thread.size_classes);
     __atomic_add_fetch(&g_dump_generation, 1, __ATOMIC_RELEASE);
     if (!start_dump(true)) set_state(State::Stopped);
 }
@@ -137,6 +143,7 @@ void initialize() {
         set_state(State::Stopped);
         return;
     }
+    size_class_counters_init();
     if (!start_dump(false)) {
         set_state(State::Stopped);
         return;
@@ -152,9 +159,20 @@ uint64_t now_for_free() {
     return ordered_event_time_ns();
 }
 
+namespace {
+
+inline SizeClassBlock* thread_size_classes() {
+    SizeClassBlock* block = t_thread.size_classes;
+    return __builtin_expect(block != nullptr, 1) ? block : size_class_block_slow();
+}
+
+} // namespace
+
 void record_alloc(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
     thread.busy = true;
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_alloc(counters, size, g_real.malloc_usable_size(p));
     bool truncated = false;
     const uint32_t depth = capture_stack(thread.frames, options().depth, &truncated);
     // Sampled after unwinding: by then the allocator's loads that found this block are long
@@ -179,6 +197,8 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
 void record_free(void* p, uint64_t time) {
     ThreadState& thread = t_thread;
     thread.busy = true;
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_free(counters, g_real.malloc_usable_size(p));
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxFreeRecord, time);
     if (out) {

@@ -8,6 +8,8 @@
 
 namespace memtrace::preload {
 
+struct SizeClassBlock;
+
 // Where this thread appends records: its current chunk in the dump.
 struct ChunkCursor {
     format::ChunkHeader* header;
@@ -27,6 +29,7 @@ struct ThreadState {
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
     ChunkCursor cursor;
+    SizeClassBlock* size_classes; // this thread's counters; null until its first event
     uint64_t frames[format::kMaxStackDepth + 16];
 };
 

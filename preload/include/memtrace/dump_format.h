@@ -28,7 +28,7 @@ namespace memtrace::format {
 inline constexpr char kDumpMagic[8] = {'M', 'T', 'D', 'U', 'M', 'P', '\0', '\0'};
 // Bump on any change an older reader cannot read. New record kinds may be added without a bump
 // only if older readers are told to skip them (they are not: an unknown kind is an error).
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint32_t kHeaderSize = 4096;
 inline constexpr uint32_t kEndianTag = 0x01020304u;
 inline constexpr uint32_t kChunkMagic = 0x4b43544du; // "MTCK" read as little-endian bytes
@@ -38,6 +38,8 @@ inline constexpr uint32_t kMaxStackDepth = 256;
 inline constexpr uint32_t kMaxChunkSize = 64 * 1024 * 1024;
 inline constexpr uint32_t kMaxStringLength = 64 * 1024;
 inline constexpr uint32_t kMaxBuildIdLength = 64;
+// MallocInfo text can be long (one XML element per arena); it still has to fit in a chunk.
+inline constexpr uint32_t kMaxMallocInfoLength = 4 * 1024 * 1024;
 
 // How the traced process ended, as far as anyone could tell.
 enum class EndReason : uint32_t {
@@ -57,6 +59,7 @@ inline constexpr uint32_t kFlagOutOfSpace = 1u << 0;   // the disk filled; traci
 inline constexpr uint32_t kFlagTracingFailed = 1u << 1; // an internal limit was hit; see docs
 inline constexpr uint32_t kFlagStackTableFull = 1u << 2; // later stacks recorded as stack id 0
 inline constexpr uint32_t kFlagForkChild = 1u << 3;     // this process is a fork() child
+inline constexpr uint32_t kFlagSampled = 1u << 4;       // sample_bytes > 0: Poisson sampling
 
 struct FileHeader {
     char magic[8];
@@ -78,8 +81,17 @@ struct FileHeader {
     uint64_t end_monotonic_ns; // when the end fields were written; 0 if never
     uint32_t end_writer;       // EndWriter
     uint32_t clean;            // 1 once the preload saw the process end in an orderly way
+    // Version 2.
+    // 0: every allocation is recorded. N > 0: an allocation is recorded (with its stack) when a
+    // per-thread Poisson process with mean one sample per N bytes falls inside it, so a block of
+    // s bytes is recorded with probability p = 1 - exp(-s/N) and stands for 1/p blocks. Frees
+    // are recorded for recorded blocks only. SizeClassTotals still count every allocation.
+    uint64_t sample_bytes;
+    uint32_t snapshot_signal;   // signal number that takes a snapshot; 0 when none is installed
+    uint32_t snapshot_interval_ms; // MEMTRACE_INTERVAL in milliseconds; 0 = no periodic snapshot
 };
-static_assert(sizeof(FileHeader) == 104, "FileHeader layout is part of the format");
+static_assert(sizeof(FileHeader) == 120, "FileHeader layout is part of the format");
+static_assert(offsetof(FileHeader, sample_bytes) == 104);
 static_assert(offsetof(FileHeader, pid) == 32);
 static_assert(offsetof(FileHeader, data_end) == 64);
 static_assert(offsetof(FileHeader, end_monotonic_ns) == 88);
@@ -114,7 +126,77 @@ enum class RecordKind : uint8_t {
     ModuleUnload = 5,
     // payload: exe_path:bytes, cmdline:bytes (the arguments, each followed by a NUL).
     ProcessInfo = 6,
+    // A snapshot: the live heap at this record's time (the reader replays events up to it).
+    // payload: trigger:varint (SnapshotTrigger), label:bytes (may be empty).
+    Snapshot = 7,
+    // Process memory from /proc/self/status, in bytes, taken with every snapshot.
+    // payload: vm_rss, vm_size, vm_hwm, rss_anon, rss_file, threads (all varint).
+    ProcessMemory = 8,
+    // glibc's malloc_info(0, ...) XML, taken with every snapshot (off the allocation path).
+    // payload: xml:bytes (at most kMaxMallocInfoLength).
+    MallocInfo = 9,
+    // Size-class counters of every allocation since the start (sampled or not), summed over all
+    // threads, taken with every snapshot. payload: class_count:varint, then per class in
+    // size_class_index() order: count, requested_bytes, usable_bytes, free_count,
+    // freed_usable_bytes (varints). A free is classed by its usable size (the requested size is
+    // not known at free), so the live figures per class come from replaying Alloc/Free.
+    SizeClassTotals = 10,
+    // An anonymous mapping call seen through the mmap/munmap/mremap hooks (the allocator's own
+    // internal calls bypass them). Sub-kind MemoryMapOp. Payloads:
+    //   Map:   address:varint, length:varint, prot:varint, flags:varint, stack_id:varint
+    //   Unmap: address:varint, length:varint
+    //   Remap: old_address:varint, old_length:varint, new_address:varint, new_length:varint,
+    //          stack_id:varint
+    MemoryMap = 11,
+    // Something the reader should tell the user. payload: code:varint (NoteCode), text:bytes.
+    Note = 12,
+    // The reachability scan run in the process at exit. Sub-kind LeakScanPart.
+    //   Summary: status:varint (LeakScanStatus), live_blocks, definite_blocks, indirect_blocks,
+    //            reachable_blocks (varints), scan_ns:varint (how long the scan took).
+    //   Blocks:  count:varint, then per block: address:zigzag delta from the previous block of
+    //            this record (the first from 0), kind:varint (BlockKind). Only definite and
+    //            indirect blocks are listed; a block live at the scan and not listed was reachable.
+    // Summary comes first; any number of Blocks records follow it in the same chunk.
+    LeakScan = 13,
 };
+
+enum class SnapshotTrigger : uint8_t { Interval = 1, Signal = 2, Api = 3, Exit = 4 };
+
+enum class MemoryMapOp : uint8_t { Map = 0, Unmap = 1, Remap = 2 };
+
+enum class NoteCode : uint32_t {
+    Info = 0,
+    SnapshotSignalTaken = 1, // the app handles the snapshot signal; memtrace left it alone
+    LeakScanSkipped = 2,     // why no reachability scan ran
+};
+
+enum class LeakScanPart : uint8_t { Summary = 0, Blocks = 1 };
+enum class LeakScanStatus : uint32_t { Complete = 1, Skipped = 2, Failed = 3 };
+enum class BlockKind : uint32_t { Definite = 1, Indirect = 2, Reachable = 3 };
+
+// Size classes of the histogram: 8-byte classes (0,8], (8,16], ..., (504,512] (index 0..63; a
+// request of 0 bytes counts in the first), then power-of-two classes (512,1024], (1024,2048],
+// ... (index 64..). kSizeClassCount covers every 64-bit size.
+inline constexpr uint32_t kSmallClassCount = 64;
+inline constexpr uint32_t kSizeClassCount = kSmallClassCount + 55;
+
+inline constexpr uint32_t size_class_index(uint64_t size) {
+    if (size <= 512) return size == 0 ? 0 : static_cast<uint32_t>((size - 1) >> 3);
+    // (2^k, 2^(k+1)] for k >= 9 -> 64 + (k - 9)
+    const uint32_t k = 63 - static_cast<uint32_t>(__builtin_clzll(size - 1)); // floor(log2(size-1))
+    return kSmallClassCount + (k - 9);
+}
+// Largest size in the class (inclusive); the smallest is size_class_max(index - 1) + 1.
+inline constexpr uint64_t size_class_max(uint32_t index) {
+    if (index < kSmallClassCount) return (static_cast<uint64_t>(index) + 1) * 8;
+    const uint32_t k = index - kSmallClassCount + 10;
+    return k >= 64 ? UINT64_MAX : (uint64_t{1} << k);
+}
+static_assert(size_class_index(1) == 0 && size_class_index(8) == 0 && size_class_index(9) == 1);
+static_assert(size_class_index(512) == 63 && size_class_index(513) == 64);
+static_assert(size_class_index(1024) == 64 && size_class_index(1025) == 65);
+static_assert(size_class_max(63) == 512 && size_class_max(64) == 1024 && size_class_max(65) == 2048);
+static_assert(size_class_index(UINT64_MAX) == kSizeClassCount - 1);
 
 // Which function produced an Alloc (the high 4 bits of its kind byte).
 enum class AllocFunction : uint8_t {

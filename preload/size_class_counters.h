@@ -1,0 +1,44 @@
+// Per-thread counters of every allocation by size class (the histogram of issue 6), kept even
+// when sampling skips the event. Each thread owns a block of counters, so the hot path is a few
+// unshared increments; whoever writes a SizeClassTotals record sums all blocks under a lock the
+// hot path never takes.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memtrace/record_encoding.h"
+
+namespace memtrace::preload {
+
+struct SizeClassBlock {
+    format::SizeClassCounts classes[format::kSizeClassCount];
+    SizeClassBlock* next;      // in the list of all blocks
+    SizeClassBlock* next_free; // in the list of blocks of exited threads
+};
+
+// Called once during initialization (creates the thread-exit key).
+bool size_class_counters_init();
+
+// The calling thread's block; nullptr only when memory ran out.
+SizeClassBlock* size_class_block_slow();
+
+inline void bump(uint64_t& counter, uint64_t amount) {
+    // Only the owning thread writes; relaxed atomics keep the summing thread's reads defined.
+    __atomic_store_n(&counter, __atomic_load_n(&counter, __ATOMIC_RELAXED) + amount,
+                     __ATOMIC_RELAXED);
+}
+
+void count_alloc(SizeClassBlock* block, uint64_t size, uint64_t usable);
+void count_free(SizeClassBlock* block, uint64_t usable);
+
+// Sums every thread's counters (and those of threads that exited) into `out`.
+void sum_size_classes(format::SizeClassCounts* out);
+
+// Writes a SizeClassTotals record into the calling thread's chunk. False if recording stopped.
+bool emit_size_class_totals(uint64_t now);
+
+// In a fork child: the other threads are gone and the child's dump starts from zero.
+void size_class_counters_reset_after_fork(SizeClassBlock* survivor);
+
+} // namespace memtrace::preload
