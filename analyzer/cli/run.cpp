@@ -24,6 +24,9 @@ struct RunOptions {
     std::string output; // MEMTRACE_OUTPUT template; empty for the preload's default
     unsigned depth = 0; // MEMTRACE_DEPTH; 0 for the preload's default
     bool quiet = false; // only errors that kept the program from running
+
+    // Set PYTHONMALLOC=malloc in the program's environment.
+    bool python_malloc = false;
     std::vector<std::string> command;
 };
 
@@ -137,6 +140,9 @@ RunOutcome run(const RunOptions& options) {
                                std::filesystem::absolute(options.output).string());
     }
     if (options.depth != 0) overrides.emplace_back("MEMTRACE_DEPTH", std::to_string(options.depth));
+    // pymalloc serves objects of up to 512 bytes from its own mmap'ed arenas, out of malloc's
+    // sight; this makes CPython allocate every object with malloc, so each is traced.
+    if (options.python_malloc) overrides.emplace_back("PYTHONMALLOC", "malloc");
     const auto environment = launcher::compose_environment(environ, overrides);
 
     const launcher::ChildExit exit = launcher::run_and_wait(program, options.command, environment);
@@ -183,6 +189,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
         ->type_name("N")
         ->check(CLI::Range(1u, format::kMaxStackDepth));
     command->add_flag("-q,--quiet", options->quiet, "Print nothing after the program ends");
+    command->add_flag("--python-malloc", options->python_malloc,
+                      "Set PYTHONMALLOC=malloc, so CPython allocates every object with malloc "
+                      "and each one is traced (pymalloc's arenas hide objects of up to 512 bytes)");
     command->add_option("program", options->command, "The program and its arguments, after --")
         ->required();
     command->positionals_at_end();
