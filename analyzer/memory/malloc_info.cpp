@@ -2,6 +2,7 @@
 
 #include "memory/simple_xml.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -29,6 +30,19 @@ std::string_view type_of(const XmlElement& element) {
     return *type;
 }
 
+// <size from=.. to=.. total=.. count=../> (and <unsorted .../>): free chunks of one bin. A bin
+// whose chunks average below a page counts as small.
+void read_sizes(const XmlElement& sizes, ArenaUsage& arena) {
+    for (const XmlElement& entry : sizes.children) {
+        if (entry.name != "size" && entry.name != "unsorted") continue;
+        const uint64_t count = number_attribute(entry, "count");
+        const uint64_t total = number_attribute(entry, "total");
+        if (count == 0 || total / count >= kSmallChunkLimit) continue;
+        arena.small_free_chunks += count;
+        arena.small_free_bytes += total;
+    }
+}
+
 ArenaUsage read_heap(const XmlElement& heap) {
     ArenaUsage arena;
     arena.number = static_cast<uint32_t>(number_attribute(heap, "nr"));
@@ -53,8 +67,9 @@ ArenaUsage read_heap(const XmlElement& heap) {
             }
         } else if (child.name == "aspace") {
             if (type_of(child) == "subheaps") arena.subheaps = number_attribute(child, "size");
+        } else if (child.name == "sizes") {
+            read_sizes(child, arena);
         }
-        // <sizes> lists free chunks by size; the totals above already sum them.
     }
     if (!saw_system) fail(heap, "no <system type=\"current\"> element");
     // glibc sums binned chunks with chunksize_nomask(), which keeps the PREV_INUSE bit (always
@@ -62,6 +77,7 @@ ArenaUsage read_heap(const XmlElement& heap) {
     // per binned chunk off makes the figure equal mallinfo2()'s fordblks.
     const uint64_t binned = arena.rest_chunks > 0 ? arena.rest_chunks - 1 : 0;
     arena.rest_bytes = arena.rest_bytes > binned ? arena.rest_bytes - binned : 0;
+    arena.small_free_bytes = std::min(arena.small_free_bytes, arena.free_bytes());
     return arena;
 }
 
@@ -99,6 +115,20 @@ uint64_t MallocInfo::subheaps() const {
     uint64_t sum = 0;
     for (const ArenaUsage& arena : arenas)
         sum += arena.subheaps;
+    return sum;
+}
+
+uint64_t MallocInfo::small_free_bytes() const {
+    uint64_t sum = 0;
+    for (const ArenaUsage& arena : arenas)
+        sum += arena.small_free_bytes;
+    return sum;
+}
+
+uint64_t MallocInfo::small_free_chunks() const {
+    uint64_t sum = 0;
+    for (const ArenaUsage& arena : arenas)
+        sum += arena.small_free_chunks;
     return sum;
 }
 

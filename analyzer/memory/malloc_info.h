@@ -28,6 +28,10 @@ struct ArenaUsage {
     uint64_t system_bytes = 0; // current
     uint64_t max_system_bytes = 0;
     uint64_t subheaps = 0; // heaps of a thread arena (each a 64 MiB reservation); 0 for main
+    // Free chunks smaller than a page (from <sizes>): no trim can hand any of their bytes back,
+    // because the kernel takes memory back only in whole pages.
+    uint64_t small_free_chunks = 0;
+    uint64_t small_free_bytes = 0;
 
     uint64_t free_bytes() const {
         return fast_bytes + rest_bytes;
@@ -52,7 +56,12 @@ struct MallocInfo {
     uint64_t in_use_bytes() const;
     // Heaps of the thread arenas: the 64 MiB address-space reservations they live in.
     uint64_t subheaps() const;
+    uint64_t small_free_bytes() const;
+    uint64_t small_free_chunks() const;
 };
+
+// Chunks below this size hold no whole page.
+inline constexpr uint64_t kSmallChunkLimit = 4096;
 
 // Parses malloc_info(0, ...) output. Throws MallocInfoError with what is wrong and where.
 MallocInfo parse_malloc_info(std::string_view xml);

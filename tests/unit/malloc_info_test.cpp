@@ -67,6 +67,9 @@ TEST(MallocInfo, ReadsEveryArenaAndAgreesWithMallinfo2) {
     // 161423 as printed, less one PREV_INUSE bit for each of the 127 binned chunks.
     EXPECT_EQ(thread_arena.rest_bytes, 161296u);
     EXPECT_EQ(thread_arena.subheaps, 1u);
+    // Every listed bin averages below 4096 bytes a chunk.
+    EXPECT_EQ(thread_arena.small_free_chunks, 1u + 29u + 6u + 16u);
+    EXPECT_EQ(thread_arena.small_free_bytes, 112u + 957u + 22022u + 9696u);
 
     EXPECT_EQ(info.system_bytes(), 888832u);           // mallinfo2().arena
     EXPECT_EQ(info.free_bytes(), 290080u);             // mallinfo2().fordblks
