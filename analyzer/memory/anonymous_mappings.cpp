@@ -48,8 +48,10 @@ void AnonymousMappings::remove_range(uint64_t start, uint64_t end) {
         const uint64_t cut_end = std::min(region.end, end);
         live_bytes_ -= cut_end - cut_start;
         // What is left on either side of the cut stays mapped.
-        if (region_start < start) regions_.emplace(region_start, MappedRegion{start, region.stack_id});
-        if (region.end > end) it = regions_.emplace(end, MappedRegion{region.end, region.stack_id}).first;
+        if (region_start < start)
+            regions_.emplace(region_start, MappedRegion{start, region.stack_id});
+        if (region.end > end)
+            it = regions_.emplace(end, MappedRegion{region.end, region.stack_id}).first;
     }
 }
 

@@ -26,8 +26,8 @@ struct MappingSite {
     uint32_t stack_id = format::kNoStack;
     uint64_t live_bytes = 0;
     uint64_t live_regions = 0;
-    uint64_t maps = 0;         // Map (and Remap) calls from this stack so far
-    uint64_t bytes_mapped = 0; // their lengths, summed
+    uint64_t maps = 0;                    // Map (and Remap) calls from this stack so far
+    uint64_t bytes_mapped = 0;            // their lengths, summed
     std::map<uint64_t, uint64_t> lengths; // length -> how many Map calls asked for it
 };
 

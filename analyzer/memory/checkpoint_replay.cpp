@@ -2,8 +2,9 @@
 
 namespace memtrace::memory {
 
-HeapModel replay_with_checkpoints(const DumpReader& reader, const std::vector<uint64_t>& times_ns,
-                                  const std::function<void(size_t, const HeapModel&)>& at_checkpoint) {
+HeapModel
+replay_with_checkpoints(const DumpReader& reader, const std::vector<uint64_t>& times_ns,
+                        const std::function<void(size_t, const HeapModel&)>& at_checkpoint) {
     HeapModel model(reader.sample_bytes());
     size_t next = 0;
     reader.for_each_event([&](const HeapEvent& event) {

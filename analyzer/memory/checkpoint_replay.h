@@ -14,7 +14,8 @@ namespace memtrace::memory {
 // Replays every event (estimating as HeapModel does for a sampled dump) and calls
 // at_checkpoint(i, model) for times_ns[i], once every event with time <= times_ns[i] has been
 // applied and no later one. times_ns must be sorted. Returns the model at the end.
-HeapModel replay_with_checkpoints(const DumpReader& reader, const std::vector<uint64_t>& times_ns,
-                                  const std::function<void(size_t, const HeapModel&)>& at_checkpoint);
+HeapModel
+replay_with_checkpoints(const DumpReader& reader, const std::vector<uint64_t>& times_ns,
+                        const std::function<void(size_t, const HeapModel&)>& at_checkpoint);
 
 } // namespace memtrace::memory

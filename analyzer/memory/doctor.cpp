@@ -164,8 +164,7 @@ void find_waste_and_overhead(const DoctorInput& input, const Diagnosis& d,
         f.message = fmt::format("Live blocks hold about {} more than was requested ({} of the "
                                 "live heap), estimated per size class. Most: {}.",
                                 amount(*acc.internal_waste_bytes),
-                                percent_of(*acc.internal_waste_bytes, acc.live_heap_bytes),
-                                worst);
+                                percent_of(*acc.internal_waste_bytes, acc.live_heap_bytes), worst);
         f.advice = "glibc rounds every request up to a 16-byte step (at least 24 usable bytes); "
                    "sizes just above a step waste the most. Size the most frequent structures to "
                    "their usable size, or pack many small objects into one array.";
@@ -224,14 +223,13 @@ void find_mappings(const DoctorInput& input, const Diagnosis& d, std::vector<Fin
         ++stacks;
         if (f.stacks.size() < kMappingSitesShown) f.stacks.push_back(site.stack_id);
     }
-    f.message = fmt::format("{} in {} anonymous regions that the program mapped itself (outside "
-                            "malloc) {} mapped {}, {} of RSS at most, from {} stacks.",
-                            amount(acc.anon_mmap_bytes), acc.anon_mmap_regions,
-                            acc.anon_mmap_regions == 1 ? "is" : "are",
-                            d.at_exit ? "at exit" : "at the last memory sample",
-                            percent_of(std::min(acc.anon_mmap_bytes, acc.process.vm_rss),
-                                       acc.process.vm_rss),
-                            stacks);
+    f.message = fmt::format(
+        "{} in {} anonymous regions that the program mapped itself (outside "
+        "malloc) {} mapped {}, {} of RSS at most, from {} stacks.",
+        amount(acc.anon_mmap_bytes), acc.anon_mmap_regions,
+        acc.anon_mmap_regions == 1 ? "is" : "are",
+        d.at_exit ? "at exit" : "at the last memory sample",
+        percent_of(std::min(acc.anon_mmap_bytes, acc.process.vm_rss), acc.process.vm_rss), stacks);
     if (d.at_exit) {
         f.advice = "These were never unmapped: munmap() each region when its contents are no "
                    "longer needed (only touched pages count in RSS).";

@@ -52,12 +52,12 @@ struct Accounting {
     uint64_t arena_system_bytes = 0;  // obtained from the kernel by the arenas
     uint64_t mmapped_block_bytes = 0; // malloc blocks with a mapping of their own
     uint64_t mmapped_blocks = 0;
-    uint64_t heap_in_use_bytes = 0;   // arenas' in-use chunks + mmapped blocks
-    uint64_t arena_free_bytes = 0;    // free chunks kept by the arenas (incl. top chunks)
+    uint64_t heap_in_use_bytes = 0; // arenas' in-use chunks + mmapped blocks
+    uint64_t arena_free_bytes = 0;  // free chunks kept by the arenas (incl. top chunks)
     uint64_t arena_free_chunks = 0;
-    uint64_t small_free_bytes = 0;    // in free chunks smaller than a page
+    uint64_t small_free_bytes = 0; // in free chunks smaller than a page
     uint64_t thread_arena_free_bytes = 0;
-    int64_t overhead_bytes = 0;       // heap_in_use - live heap (negative: see the note)
+    int64_t overhead_bytes = 0; // heap_in_use - live heap (negative: see the note)
     std::optional<uint64_t> internal_waste_bytes; // estimated; needs size-class totals
     int64_t other_overhead_bytes = 0;             // overhead - internal waste
     // From the mmap hooks:

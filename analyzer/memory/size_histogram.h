@@ -38,7 +38,7 @@ struct HistogramRow {
 };
 
 struct SizeHistogram {
-    bool has_totals = false; // the dump has a SizeClassTotals record
+    bool has_totals = false;        // the dump has a SizeClassTotals record
     std::vector<HistogramRow> rows; // classes with any allocation or live block, smallest first
 
     uint64_t count() const;

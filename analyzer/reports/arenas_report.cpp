@@ -47,8 +47,7 @@ ArenasView build(const DumpReader& reader) {
         times.push_back(sample.time_ns);
         if (sample.malloc_info) view.last_with_arenas = &sample;
         if (!sample.malloc_info_error.empty()) {
-            spdlog::warn("{}: the malloc_info sample at {:.3f} s cannot be read: {}",
-                         reader.path(),
+            spdlog::warn("{}: the malloc_info sample at {:.3f} s cannot be read: {}", reader.path(),
                          seconds_between(reader.header().start_monotonic_ns, sample.time_ns),
                          sample.malloc_info_error);
         }
@@ -126,16 +125,14 @@ void write_text(std::ostream& out, const DumpReader& reader, const ArenasView& v
                            time_s(reader, view.last_with_arenas->time_ns), info.arenas.size(),
                            info.mmapped_chunks, human_bytes(info.mmapped_bytes));
         out << fmt::format("  {:>5} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>6}\n", "arena",
-                           "system", "max", "in use", "free", "free chunks", "under 4K",
-                           "heaps");
+                           "system", "max", "in use", "free", "free chunks", "under 4K", "heaps");
         for (const m::ArenaUsage& arena : info.arenas) {
-            out << fmt::format("  {:>5} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>6}\n",
-                               arena.number, human_bytes(arena.system_bytes),
-                               human_bytes(arena.max_system_bytes),
-                               human_bytes(arena.in_use_bytes()), human_bytes(arena.free_bytes()),
-                               arena.free_chunks(), human_bytes(arena.small_free_bytes),
-                               arena.number == 0 ? std::string("-")
-                                                 : std::to_string(arena.subheaps));
+            out << fmt::format(
+                "  {:>5} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>6}\n", arena.number,
+                human_bytes(arena.system_bytes), human_bytes(arena.max_system_bytes),
+                human_bytes(arena.in_use_bytes()), human_bytes(arena.free_bytes()),
+                arena.free_chunks(), human_bytes(arena.small_free_bytes),
+                arena.number == 0 ? std::string("-") : std::to_string(arena.subheaps));
         }
     }
     out << fmt::format("\nAnonymous mappings made by the program, still mapped at the end: {} in "
@@ -180,8 +177,8 @@ nlohmann::json sample_json(const DumpReader& reader, const TimedSample& row) {
         {"process", process_json(s)},
         {"live_heap_bytes", row.live_heap_bytes},
         {"anon_mmap_bytes", row.anon_mmap_bytes},
-        {"malloc_info_error", s.malloc_info_error.empty() ? nlohmann::json()
-                                                          : nlohmann::json(s.malloc_info_error)},
+        {"malloc_info_error",
+         s.malloc_info_error.empty() ? nlohmann::json() : nlohmann::json(s.malloc_info_error)},
     };
     if (!s.malloc_info) return sample;
     const m::MallocInfo& info = *s.malloc_info;

@@ -64,7 +64,8 @@ m::Diagnosis diagnose_dump(const DumpReader& reader, const std::vector<m::Memory
     input.start_time_ns = reader.header().start_monotonic_ns;
     input.sample_bytes = reader.sample_bytes();
     for (const m::MemorySample& sample : samples)
-        if (sample.process) input.max_threads = std::max(input.max_threads, sample.process->threads);
+        if (sample.process)
+            input.max_threads = std::max(input.max_threads, sample.process->threads);
     if (input.sample == nullptr) return m::diagnose(input);
 
     // The sample is the last one; it was taken at exit when the process exited normally and
@@ -134,8 +135,7 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
     if (a.python_arena_bytes != 0)
         row(out, "pymalloc arenas", human_bytes(a.python_arena_bytes), "mapped size");
     row(out, "unexplained", signed_amount(a.unexplained_bytes),
-        a.unexplained_bytes < 0 ? "(more mapped than resident: untouched or released pages)"
-                                : "");
+        a.unexplained_bytes < 0 ? "(more mapped than resident: untouched or released pages)" : "");
     if (d.findings.empty()) {
         out << "  Findings: nothing stands out.\n";
         return;
@@ -161,13 +161,15 @@ nlohmann::json doctor_json(const m::Diagnosis& d, const DumpReader& reader,
     for (const m::Finding& f : d.findings) {
         nlohmann::json stacks = nlohmann::json::array();
         for (const uint32_t stack_id : f.stacks)
-            stacks.push_back({{"stack_id", stack_id},
-                              {"frames", frames_json(symbolize_stack(symbolizer, reader, stack_id))}});
-        findings.push_back({{"kind", f.kind},
-                            {"bytes", f.bytes},
-                            {"message", f.message},
-                            {"advice", f.advice.empty() ? nlohmann::json() : nlohmann::json(f.advice)},
-                            {"stacks", stacks}});
+            stacks.push_back(
+                {{"stack_id", stack_id},
+                 {"frames", frames_json(symbolize_stack(symbolizer, reader, stack_id))}});
+        findings.push_back(
+            {{"kind", f.kind},
+             {"bytes", f.bytes},
+             {"message", f.message},
+             {"advice", f.advice.empty() ? nlohmann::json() : nlohmann::json(f.advice)},
+             {"stacks", stacks}});
     }
     auto optional = [](const std::optional<uint64_t>& v) {
         return v ? nlohmann::json(*v) : nlohmann::json();

@@ -51,10 +51,9 @@ Histogram build(const DumpReader& reader, const std::string& selector) {
     std::vector<m::ClassLive> live;
     if (result.snapshot) {
         totals = totals_of_snapshot(reader, *result.snapshot);
-        m::replay_with_checkpoints(reader, {reader.snapshots()[*result.snapshot].time_ns},
-                                   [&live](size_t, const HeapModel& model) {
-                                       live = m::live_by_class(model);
-                                   });
+        m::replay_with_checkpoints(
+            reader, {reader.snapshots()[*result.snapshot].time_ns},
+            [&live](size_t, const HeapModel& model) { live = m::live_by_class(model); });
     } else {
         if (!reader.size_class_samples().empty()) totals = &reader.size_class_samples().back();
         HeapModel model(reader.sample_bytes());
@@ -70,7 +69,8 @@ std::string class_label(const m::HistogramRow& row) {
 }
 
 std::string moment(const DumpReader& reader, const Histogram& h) {
-    if (!h.snapshot) return reader.complete() ? "whole run; live at exit" : "whole run; live at end";
+    if (!h.snapshot)
+        return reader.complete() ? "whole run; live at exit" : "whole run; live at end";
     const SnapshotMark& mark = reader.snapshots()[*h.snapshot];
     std::string text = fmt::format("up to snapshot {}", *h.snapshot + 1);
     if (!mark.label.empty()) text += " '" + printable(mark.label) + "'";
@@ -84,8 +84,7 @@ void write_text(std::ostream& out, const DumpReader& reader, const Histogram& h)
         << "), " << moment(reader, h) << ":\n";
     out << incompleteness_notes(reader);
     out << fmt::format("  {:<18} {:>12} {:>14} {:>14} {:>12} {:>12} {:>14}\n", "size class",
-                       "allocations", "requested", "usable", "waste", "live blocks",
-                       "live bytes");
+                       "allocations", "requested", "usable", "waste", "live blocks", "live bytes");
     auto line = [&out](const std::string& label, uint64_t count, uint64_t requested,
                        uint64_t usable, uint64_t live_count, uint64_t live_bytes) {
         out << fmt::format("  {:<18} {:>12} {:>14} {:>14} {:>12} {:>12} {:>14}\n", label, count,

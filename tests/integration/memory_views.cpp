@@ -50,8 +50,7 @@ std::map<uint64_t, nlohmann::json> classes_by_max_size(const nlohmann::json& his
     return classes;
 }
 
-std::vector<nlohmann::json> doctor_findings(const nlohmann::json& report,
-                                            const std::string& kind) {
+std::vector<nlohmann::json> doctor_findings(const nlohmann::json& report, const std::string& kind) {
     std::vector<nlohmann::json> found;
     for (const nlohmann::json& f : report.at("doctor").at("findings"))
         if (f.at("kind") == kind) found.push_back(f);

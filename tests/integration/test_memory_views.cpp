@@ -53,9 +53,9 @@ TEST_F(Histogram, ExactCountsForKnownRequestSizes) {
     };
     // size_classes.c: one request size per class; `live` blocks of each are never freed.
     const Expected expected[] = {
-        {0, 8, 1, 10, 4},           {9, 16, 16, 20, 20},      {17, 24, 24, 5, 0},
-        {97, 104, 100, 30, 20},     {193, 200, 200, 6, 6},    {505, 512, 512, 7, 7},
-        {513, 1024, 513, 3, 2},     {2049, 4096, 3000, 11, 11}, {131073, 262144, 200000, 2, 2},
+        {0, 8, 1, 10, 4},       {9, 16, 16, 20, 20},        {17, 24, 24, 5, 0},
+        {97, 104, 100, 30, 20}, {193, 200, 200, 6, 6},      {505, 512, 512, 7, 7},
+        {513, 1024, 513, 3, 2}, {2049, 4096, 3000, 11, 11}, {131073, 262144, 200000, 2, 2},
     };
     const auto classes = classes_by_max_size(histogram);
     // Nothing else in the process allocates: exactly these classes appear.
@@ -78,7 +78,8 @@ TEST_F(Histogram, ExactCountsForKnownRequestSizes) {
     EXPECT_EQ(histogram.at("totals").at("count").get<uint64_t>(), total_count);
 
     // DUMP@end is the same final state; a snapshot the dump does not have is an error.
-    json at_end = memory_view_json("histogram", dump_of("size_classes").string() + "@end", dir()).json;
+    json at_end =
+        memory_view_json("histogram", dump_of("size_classes").string() + "@end", dir()).json;
     EXPECT_EQ(at_end.at("classes"), histogram.at("classes"));
     ProcessResult missing =
         memory_view_text("histogram", dump_of("size_classes").string() + "@no-such-label", dir());
@@ -118,7 +119,8 @@ TEST_F(Arenas, SixteenConcurrentThreadsGetSeveralArenas) {
     EXPECT_GT(last.at("process").at("vm_rss").get<uint64_t>(), 0u);
     for (const json& arena : last.at("arenas")) {
         EXPECT_EQ(arena.at("system_bytes").get<uint64_t>(),
-                  arena.at("in_use_bytes").get<uint64_t>() + arena.at("free_bytes").get<uint64_t>());
+                  arena.at("in_use_bytes").get<uint64_t>() +
+                      arena.at("free_bytes").get<uint64_t>());
         if (arena.at("number") != 0) EXPECT_GE(arena.at("heaps").get<uint64_t>(), 1u);
     }
 
@@ -159,8 +161,7 @@ TEST_F(Doctor, RetainedFreeBytesAgreeWithMallinfo2) {
     const auto findings = doctor_findings(report, "free_retained");
     ASSERT_EQ(findings.size(), 1u) << doctor.dump(1);
     EXPECT_EQ(findings[0].at("bytes").get<uint64_t>(), retained);
-    EXPECT_NE(findings[0].at("advice").get<std::string>().find("fragmentation"),
-              std::string::npos);
+    EXPECT_NE(findings[0].at("advice").get<std::string>().find("fragmentation"), std::string::npos);
     // 500000 live blocks of 48 bytes.
     EXPECT_EQ(doctor.at("accounting").at("live_heap_bytes").get<uint64_t>(), 500000u * 48u);
 }
@@ -229,12 +230,13 @@ TEST_F(Python, PymallocArenasAreSeenThroughMmap) {
     ASSERT_EQ(run.exit_code(), 0) << run.describe();
     // CPython's own account: "<N> arenas * <S> bytes/arena" and "# arenas allocated total".
     std::smatch match;
-    ASSERT_TRUE(std::regex_search(run.err, match, std::regex("([0-9]+) arenas \\* ([0-9]+) "
-                                                             "bytes/arena")))
+    ASSERT_TRUE(std::regex_search(run.err, match,
+                                  std::regex("([0-9]+) arenas \\* ([0-9]+) "
+                                             "bytes/arena")))
         << run.err;
     const uint64_t arena_size = std::stoull(match[2]);
-    ASSERT_TRUE(std::regex_search(run.err, match,
-                                  std::regex("# arenas allocated total += +([0-9,]+)")))
+    ASSERT_TRUE(
+        std::regex_search(run.err, match, std::regex("# arenas allocated total += +([0-9,]+)")))
         << run.err;
     std::string total_text = match[1];
     std::erase(total_text, ',');
@@ -269,8 +271,7 @@ TEST_F(Python, PythonMallocGivesAHistogramOfSmallClasses) {
     }
     // 200000 rows of a str, a float, a list and a tuple each, all under 512 bytes.
     EXPECT_GT(all, 800000u);
-    EXPECT_GE(static_cast<double>(small), 0.9 * static_cast<double>(all))
-        << small << " of " << all;
+    EXPECT_GE(static_cast<double>(small), 0.9 * static_cast<double>(all)) << small << " of " << all;
     json arenas = memory_view_json("arenas", dump_of("python").string(), dir()).json;
     EXPECT_EQ(arenas.at("python").at("detected"), false);
 }
