@@ -3,7 +3,7 @@
 // mmap calls for large blocks and thread arenas bypass the hooks; malloc_info covers those.
 #pragma once
 
-#include "memory/reader_api_shim.h"
+#include "dump_reader.h"
 
 #include <cstdint>
 #include <map>

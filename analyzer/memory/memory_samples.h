@@ -2,8 +2,8 @@
 // /proc status figures, glibc's malloc_info() and the size-class totals, paired up by time.
 #pragma once
 
+#include "dump_reader.h"
 #include "memory/malloc_info.h"
-#include "memory/reader_api_shim.h"
 
 #include <cstdint>
 #include <optional>

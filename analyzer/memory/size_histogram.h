@@ -4,7 +4,7 @@
 #pragma once
 
 #include "heap_model.h"
-#include "memtrace/record_encoding.h"
+#include "memtrace/dump_format.h"
 
 #include <cstdint>
 #include <vector>

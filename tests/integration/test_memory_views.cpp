@@ -121,7 +121,9 @@ TEST_F(Arenas, SixteenConcurrentThreadsGetSeveralArenas) {
         EXPECT_EQ(arena.at("system_bytes").get<uint64_t>(),
                   arena.at("in_use_bytes").get<uint64_t>() +
                       arena.at("free_bytes").get<uint64_t>());
-        if (arena.at("number") != 0) EXPECT_GE(arena.at("heaps").get<uint64_t>(), 1u);
+        if (arena.at("number") != 0) {
+            EXPECT_GE(arena.at("heaps").get<uint64_t>(), 1u);
+        }
     }
 
     json report = report_json(dump_of("arena_threads")).json;
@@ -137,7 +139,9 @@ TEST_F(Arenas, ArenaMaxOfOneMeansOneArena) {
     ASSERT_FALSE(arenas.at("samples").empty()) << "no memory samples in the dump";
     EXPECT_EQ(arenas.at("arena_count"), 1);
     for (const json& sample : arenas.at("samples"))
-        if (!sample.at("arena_count").is_null()) EXPECT_EQ(sample.at("arena_count"), 1);
+        if (!sample.at("arena_count").is_null()) {
+            EXPECT_EQ(sample.at("arena_count"), 1);
+        }
     json report = report_json(dump_of("arena_threads")).json;
     EXPECT_TRUE(doctor_findings(report, "arenas").empty());
 }
