@@ -14,6 +14,10 @@ std::string amount(uint64_t bytes) {
     return fmt::format("{} ({} bytes)", human_bytes(bytes), bytes);
 }
 
+std::string counted(uint64_t n, const char* singular, const char* plural) {
+    return fmt::format("{} {}", n, n == 1 ? singular : plural);
+}
+
 std::string percent_of(uint64_t part, uint64_t whole) {
     if (whole == 0) return "?%";
     return fmt::format("{:.0f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
@@ -124,10 +128,10 @@ void find_free_retained(const Diagnosis& d, std::vector<Finding>& findings) {
     f.kind = "free_retained";
     f.bytes = acc.arena_free_bytes;
     f.message = fmt::format(
-        "glibc's arenas keep {} of freed memory {}, {} of RSS, in {} free chunks; {} of it is in "
+        "glibc's arenas keep {} of freed memory {}, {} of RSS, in {}; {} of it is in "
         "chunks smaller than a page.",
         amount(acc.arena_free_bytes), when(d), percent_of(acc.arena_free_bytes, acc.process.vm_rss),
-        acc.arena_free_chunks, amount(acc.small_free_bytes));
+        counted(acc.arena_free_chunks, "free chunk", "free chunks"), amount(acc.small_free_bytes));
     const uint64_t trimmable = acc.arena_free_bytes - acc.small_free_bytes;
     if (acc.small_free_bytes * 2 >= acc.arena_free_bytes) {
         f.advice = "Most of it is fragmentation: small free chunks between live blocks, which "
@@ -195,10 +199,12 @@ void find_arenas(const DoctorInput& input, const Diagnosis& d, std::vector<Findi
     f.kind = "arenas";
     f.bytes = acc.thread_heaps * kThreadHeapReserve;
     f.message = fmt::format(
-        "{} malloc arenas (the main one and {} thread arenas in {} heaps) for {} threads {} ({} "
+        "{} malloc arenas (the main one and {} in {}) for {} {} ({} "
         "at most in any sample). Each thread-arena heap reserves 64 MiB of address space: {} "
         "of VmSize ({}), which is not resident memory. The thread arenas keep {} free.",
-        acc.arena_count, acc.arena_count - 1, acc.thread_heaps, acc.process.threads, when(d),
+        acc.arena_count, counted(acc.arena_count - 1, "thread arena", "thread arenas"),
+        counted(acc.thread_heaps, "heap", "heaps"),
+        counted(acc.process.threads, "thread", "threads"), when(d),
         std::max(input.max_threads, acc.process.threads), amount(f.bytes),
         human_bytes(acc.process.vm_size), amount(acc.thread_arena_free_bytes));
     if (acc.arena_count > 2 && notable(acc.thread_arena_free_bytes, acc.process.vm_rss)) {
@@ -224,12 +230,14 @@ void find_mappings(const DoctorInput& input, const Diagnosis& d, std::vector<Fin
         if (f.stacks.size() < kMappingSitesShown) f.stacks.push_back(site.stack_id);
     }
     f.message = fmt::format(
-        "{} in {} anonymous regions that the program mapped itself (outside "
-        "malloc) {} mapped {}, {} of RSS at most, from {} stacks.",
-        amount(acc.anon_mmap_bytes), acc.anon_mmap_regions,
+        "{} in {} that the program mapped itself (outside "
+        "malloc) {} mapped {}, {} of RSS at most, from {}.",
+        amount(acc.anon_mmap_bytes),
+        counted(acc.anon_mmap_regions, "anonymous region", "anonymous regions"),
         acc.anon_mmap_regions == 1 ? "is" : "are",
         d.at_exit ? "at exit" : "at the last memory sample",
-        percent_of(std::min(acc.anon_mmap_bytes, acc.process.vm_rss), acc.process.vm_rss), stacks);
+        percent_of(std::min(acc.anon_mmap_bytes, acc.process.vm_rss), acc.process.vm_rss),
+        counted(stacks, "stack", "stacks"));
     if (d.at_exit) {
         f.advice = "These were never unmapped: munmap() each region when its contents are no "
                    "longer needed (only touched pages count in RSS).";
@@ -246,11 +254,11 @@ void find_pymalloc(const DoctorInput& input, std::vector<Finding>& findings) {
     f.stacks = python.stack_ids;
     if (f.stacks.size() > kMappingSitesShown) f.stacks.resize(kMappingSitesShown);
     f.message = fmt::format(
-        "CPython's pymalloc has {} mapped in {} regions (arenas of {} bytes as measured: {} "
+        "CPython's pymalloc has {} mapped in {} (arenas of {} bytes as measured: {} "
         "mapped from {} so far). Python objects of up to 512 bytes live inside these arenas and "
         "never reach malloc, so the live heap and the size-class histogram leave them out.",
-        amount(python.live_bytes), python.live_regions, python.arena_size, python.arenas_mapped,
-        python.module);
+        amount(python.live_bytes), counted(python.live_regions, "region", "regions"),
+        python.arena_size, python.arenas_mapped, python.module);
     f.advice = "Run the program with `memtrace run --python-malloc -- ...` (PYTHONMALLOC=malloc): "
                "CPython then allocates every object with malloc, so each is traced with its size "
                "class and stack. It runs slower, and RSS differs from a pymalloc run.";

@@ -17,6 +17,10 @@ namespace {
 
 namespace m = memtrace::memory;
 
+std::string counted(uint64_t n, const char* singular, const char* plural) {
+    return fmt::format("{} {}", n, n == 1 ? singular : plural);
+}
+
 inline constexpr size_t kSitesShown = 10;
 
 // One row over time: a memory sample, with the live heap and mappings at its moment.
@@ -120,8 +124,8 @@ void write_text(std::ostream& out, const DumpReader& reader, const ArenasView& v
     }
     if (view.last_with_arenas != nullptr) {
         const m::MallocInfo& info = *view.last_with_arenas->malloc_info;
-        out << fmt::format("\nmalloc arenas at {:.3f} s: {} ({} blocks with mappings of their "
-                           "own: {})\n",
+        out << fmt::format("\nmalloc arenas at {:.3f} s: {} (and blocks with mappings of their "
+                           "own: {}, {})\n",
                            time_s(reader, view.last_with_arenas->time_ns), info.arenas.size(),
                            info.mmapped_chunks, human_bytes(info.mmapped_bytes));
         out << fmt::format("  {:>5} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>6}\n", "arena",
@@ -136,8 +140,9 @@ void write_text(std::ostream& out, const DumpReader& reader, const ArenasView& v
         }
     }
     out << fmt::format("\nAnonymous mappings made by the program, still mapped at the end: {} in "
-                       "{} regions\n",
-                       human_bytes(view.mapped_bytes), view.mapped_regions);
+                       "{}\n",
+                       human_bytes(view.mapped_bytes),
+                       counted(view.mapped_regions, "region", "regions"));
     size_t shown = 0;
     for (const m::MappingSite& site : view.sites) {
         if (site.live_bytes == 0) continue;
@@ -145,10 +150,11 @@ void write_text(std::ostream& out, const DumpReader& reader, const ArenasView& v
             out << "  ... (more stacks in --json)\n";
             break;
         }
-        out << fmt::format("  {} ({} bytes) in {} regions, {} map calls{}; stack #{}:\n",
-                           human_bytes(site.live_bytes), site.live_bytes, site.live_regions,
-                           site.maps, is_python_site(view, site.stack_id) ? ", Python" : "",
-                           site.stack_id);
+        out << fmt::format("  {} ({} bytes) in {}, {}{}; stack #{}:\n",
+                           human_bytes(site.live_bytes), site.live_bytes,
+                           counted(site.live_regions, "region", "regions"),
+                           counted(site.maps, "map call", "map calls"),
+                           is_python_site(view, site.stack_id) ? ", Python" : "", site.stack_id);
         write_frames_text(out, reader, site.stack_id,
                           symbolize_stack(symbolizer, reader, site.stack_id), "     ");
     }

@@ -13,6 +13,10 @@ namespace {
 
 namespace m = memtrace::memory;
 
+std::string counted(uint64_t n, const char* singular, const char* plural) {
+    return fmt::format("{} {}", n, n == 1 ? singular : plural);
+}
+
 bool exited_normally(const DumpReader& reader) {
     const auto reason = static_cast<format::EndReason>(reader.header().end_reason);
     return reader.complete() &&
@@ -112,7 +116,8 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
                        human_bytes(a.process.vm_hwm), a.process.threads);
     out << "  Anonymous memory, accounted for:\n";
     row(out, "live heap (requested bytes)", human_bytes(a.live_heap_bytes),
-        fmt::format("{} blocks{}", a.live_heap_blocks, d.sampled ? ", estimated" : ""));
+        fmt::format("{}{}", counted(a.live_heap_blocks, "block", "blocks"),
+                    d.sampled ? ", estimated" : ""));
     if (a.has_malloc_info) {
         if (a.internal_waste_bytes)
             row(out, "internal waste (usable - requested)", human_bytes(*a.internal_waste_bytes),
@@ -120,18 +125,20 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
         row(out, "other allocator overhead", signed_amount(a.other_overhead_bytes),
             "chunk headers, tcache, alignment");
         row(out, "free, kept by malloc arenas", human_bytes(a.arena_free_bytes),
-            fmt::format("{} chunks; {} in chunks under a page", a.arena_free_chunks,
+            fmt::format("{}; {} in chunks under a page",
+                        counted(a.arena_free_chunks, "chunk", "chunks"),
                         human_bytes(a.small_free_bytes)));
-        out << fmt::format("      (malloc: {} arenas with {} from the kernel, and {} blocks "
-                           "with mappings of their own, {})\n",
-                           a.arena_count, human_bytes(a.arena_system_bytes), a.mmapped_blocks,
+        out << fmt::format("      (malloc: {} with {} from the kernel; blocks with mappings "
+                           "of their own: {}, {})\n",
+                           counted(a.arena_count, "arena", "arenas"),
+                           human_bytes(a.arena_system_bytes), a.mmapped_blocks,
                            human_bytes(a.mmapped_block_bytes));
     } else {
         out << "      (no malloc_info with this sample: allocator overhead and free memory "
                "unknown)\n";
     }
     row(out, "anonymous mmap regions", human_bytes(a.anon_mmap_bytes),
-        fmt::format("{} regions, mapped size", a.anon_mmap_regions));
+        counted(a.anon_mmap_regions, "region", "regions") + ", mapped size");
     if (a.python_arena_bytes != 0)
         row(out, "pymalloc arenas", human_bytes(a.python_arena_bytes), "mapped size");
     row(out, "unexplained", signed_amount(a.unexplained_bytes),
