@@ -275,9 +275,10 @@ void find_unexplained(const Diagnosis& d, std::vector<Finding>& findings) {
     f.bytes = bytes;
     f.message = fmt::format(
         "{} of anonymous RSS ({} of RSS) is neither the malloc heap nor a region the program "
-        "mapped through mmap(): candidates are thread stacks ({} threads), memory mapped inside "
+        "mapped through mmap(): candidates are thread stacks ({}), memory mapped inside "
         "libraries without calling mmap() through its symbol, and memtrace's own tables.",
-        amount(bytes), percent_of(bytes, acc.process.vm_rss), acc.process.threads);
+        amount(bytes), percent_of(bytes, acc.process.vm_rss),
+        counted(acc.process.threads, "thread", "threads"));
     f.advice = "Look at the Anonymous lines of /proc/<pid>/smaps of a running instance to see "
                "which mappings hold it.";
     findings.push_back(std::move(f));

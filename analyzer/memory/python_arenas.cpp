@@ -53,8 +53,7 @@ PythonArenas find_python_arenas(const DumpReader& reader, const std::vector<Mapp
     for (const MappingSite& site : sites) {
         const ModuleInfo* module = calling_module(reader, site.stack_id);
         if (module == nullptr || !is_python_module(module->path)) continue;
-        if (!arenas.detected) arenas.module = module->path;
-        arenas.detected = true;
+        if (arenas.module.empty()) arenas.module = module->path;
         arenas.live_bytes += site.live_bytes;
         arenas.live_regions += site.live_regions;
         arenas.stack_ids.push_back(site.stack_id);
@@ -62,11 +61,12 @@ PythonArenas find_python_arenas(const DumpReader& reader, const std::vector<Mapp
             lengths[length] += calls;
     }
     for (const auto& [length, calls] : lengths) {
-        if (calls > arenas.arenas_mapped) {
+        if (length >= kMinPymallocArena && calls > arenas.arenas_mapped) {
             arenas.arena_size = length;
             arenas.arenas_mapped = calls;
         }
     }
+    arenas.detected = arenas.arenas_mapped != 0;
     return arenas;
 }
 

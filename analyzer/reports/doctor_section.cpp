@@ -140,7 +140,7 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
     row(out, "anonymous mmap regions", human_bytes(a.anon_mmap_bytes),
         counted(a.anon_mmap_regions, "region", "regions") + ", mapped size");
     if (a.python_arena_bytes != 0)
-        row(out, "pymalloc arenas", human_bytes(a.python_arena_bytes), "mapped size");
+        row(out, "mapped by Python (pymalloc)", human_bytes(a.python_arena_bytes), "mapped size");
     row(out, "unexplained", signed_amount(a.unexplained_bytes),
         a.unexplained_bytes < 0 ? "(more mapped than resident: untouched or released pages)" : "");
     if (d.findings.empty()) {

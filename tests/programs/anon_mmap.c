@@ -11,8 +11,9 @@ enum { kMiB = 1024 * 1024 };
 void* volatile kept[2];
 
 __attribute__((noinline)) void* map_scratch_region(void) {
-    void* region = mmap(NULL, 8 * kMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                        0); /* site: map_scratch_region */
+    const int prot = PROT_READ | PROT_WRITE;
+    const int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    void* region = mmap(NULL, 8 * kMiB, prot, flags, -1, 0); /* site: map_scratch_region */
     if (region != MAP_FAILED) memset(region, 1, 64 * 1024);
     return region;
 }

@@ -137,6 +137,22 @@ TEST(ArenasJson, SamplesOverTimeMappingsAndPython) {
     EXPECT_EQ(python.at("live_regions"), 2);
 }
 
+TEST(ArenasJson, SmallPythonMappingsAreNotArenas) {
+    TempDir dir;
+    DumpBuilder dump;
+    dump.add_chunk(1, T0)
+        .module_load(T0, 1, 0, kPython, kPython + 0x400000, "", "/usr/bin/python3.11")
+        .stack(T0 + 10, 2, {kPython + 0x100})
+        .map(T0 + 20, 0x7e0000000000, 16384, 3, 0x22, 2)
+        .map(T0 + 21, 0x7e0000100000, 16384, 3, 0x22, 2);
+    dump.write(dir / "small.mtd");
+    const json arenas = arenas_json(dir / "small.mtd");
+    EXPECT_EQ(arenas.at("python").at("detected"), false) << arenas.dump(1);
+    EXPECT_EQ(arenas.at("python").at("arena_size"), 0);
+    EXPECT_EQ(arenas.at("python").at("live_bytes"), 32768);
+    EXPECT_EQ(arenas.at("mappings").at("sites")[0].at("python"), true);
+}
+
 TEST(ArenasJson, UnreadableMallocInfoIsReportedNotFatal) {
     CraftedRun run("<malloc><heap nr=\"0\">");
     const json arenas = arenas_json(run.path);
