@@ -22,6 +22,7 @@ std::string counted(uint64_t n, const char* singular, const char* plural) {
 }
 
 inline constexpr size_t kSitesShown = 10;
+inline constexpr size_t kFramesShown = 12; // per stack, in text; --json has them all
 
 // One row over time: a memory sample, with the live heap and mappings at its moment.
 struct TimedSample {
@@ -155,8 +156,7 @@ void write_text(std::ostream& out, const DumpReader& reader, const ArenasView& v
                            counted(site.live_regions, "region", "regions"),
                            counted(site.maps, "map call", "map calls"),
                            is_python_site(view, site.stack_id) ? ", Python" : "", site.stack_id);
-        write_frames_text(out, reader, site.stack_id,
-                          symbolize_stack(symbolizer, reader, site.stack_id), "     ");
+        write_brief_frames(out, reader, symbolizer, site.stack_id, kFramesShown, "     ");
     }
     if (view.python.detected) {
         out << fmt::format("\nPython (pymalloc): arenas of {} bytes, {} mapped by {} so far; {} "

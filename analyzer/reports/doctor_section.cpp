@@ -39,6 +39,10 @@ std::string signed_amount(int64_t bytes) {
     return fmt::format("{}{}", bytes < 0 ? "-" : "", human_bytes(magnitude));
 }
 
+// The text shows the first stacks of a finding, and the first frames of each; --json has all.
+constexpr size_t kStacksShown = 2;
+constexpr size_t kFramesShown = 8;
+
 void row(std::ostream& out, const std::string& label, const std::string& value,
          const std::string& note = "") {
     out << fmt::format("    {:<38} {:>12}", label, value);
@@ -109,11 +113,11 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
     out << " (" << (d.at_exit ? "at exit" : "at the last memory sample") << ", "
         << fmt::format("{:.3f}", seconds_between(reader.header().start_monotonic_ns, d.time_ns))
         << " s after start):\n";
-    out << fmt::format("  RSS {} = anonymous {} + file-backed {}; VmSize {}, VmHWM {}; {} "
-                       "threads\n",
+    out << fmt::format("  RSS {} = anonymous {} + file-backed {}; VmSize {}, VmHWM {}; {}\n",
                        human_bytes(a.process.vm_rss), human_bytes(a.process.rss_anon),
                        human_bytes(a.process.rss_file), human_bytes(a.process.vm_size),
-                       human_bytes(a.process.vm_hwm), a.process.threads);
+                       human_bytes(a.process.vm_hwm),
+                       counted(a.process.threads, "thread", "threads"));
     out << "  Anonymous memory, accounted for:\n";
     row(out, "live heap (requested bytes)", human_bytes(a.live_heap_bytes),
         fmt::format("{}{}", counted(a.live_heap_blocks, "block", "blocks"),
@@ -151,11 +155,12 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
     size_t number = 1;
     for (const m::Finding& f : d.findings) {
         out << "  " << number++ << ". [" << f.kind << "] " << f.message << '\n';
-        for (const uint32_t stack_id : f.stacks) {
-            out << "       stack #" << stack_id << ":\n";
-            write_frames_text(out, reader, stack_id, symbolize_stack(symbolizer, reader, stack_id),
-                              "         ");
+        for (size_t i = 0; i < f.stacks.size() && i < kStacksShown; ++i) {
+            out << "       stack #" << f.stacks[i] << ":\n";
+            write_brief_frames(out, reader, symbolizer, f.stacks[i], kFramesShown, "         ");
         }
+        if (f.stacks.size() > kStacksShown)
+            out << "       (" << f.stacks.size() - kStacksShown << " more stacks in --json)\n";
         if (!f.advice.empty()) out << "     What to do: " << f.advice << '\n';
     }
 }
