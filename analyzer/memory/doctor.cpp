@@ -229,18 +229,17 @@ void find_mappings(const DoctorInput& input, const Diagnosis& d, std::vector<Fin
         ++stacks;
         if (f.stacks.size() < kMappingSitesShown) f.stacks.push_back(site.stack_id);
     }
-    f.message = fmt::format(
-        "{} in {} that the program mapped itself (outside "
-        "malloc) {} mapped {}, {} of RSS at most, from {}.",
-        amount(acc.anon_mmap_bytes),
-        counted(acc.anon_mmap_regions, "anonymous region", "anonymous regions"),
-        acc.anon_mmap_regions == 1 ? "is" : "are",
-        d.at_exit ? "at exit" : "at the last memory sample",
-        percent_of(std::min(acc.anon_mmap_bytes, acc.process.vm_rss), acc.process.vm_rss),
-        counted(stacks, "stack", "stacks"));
+    f.message = fmt::format("{} in {} that the program mapped itself (outside malloc) {} mapped "
+                            "{}, from {}. This is mapped size: only the pages written to count in "
+                            "RSS.",
+                            amount(acc.anon_mmap_bytes),
+                            counted(acc.anon_mmap_regions, "anonymous region", "anonymous regions"),
+                            acc.anon_mmap_regions == 1 ? "is" : "are",
+                            d.at_exit ? "at exit" : "at the last memory sample",
+                            counted(stacks, "stack", "stacks"));
     if (d.at_exit) {
         f.advice = "These were never unmapped: munmap() each region when its contents are no "
-                   "longer needed (only touched pages count in RSS).";
+                   "longer needed.";
     }
     findings.push_back(std::move(f));
 }
