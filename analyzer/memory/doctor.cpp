@@ -274,8 +274,9 @@ void find_unexplained(const Diagnosis& d, std::vector<Finding>& findings) {
     f.bytes = bytes;
     f.message = fmt::format(
         "{} of anonymous RSS ({} of RSS) is neither the malloc heap nor a region the program "
-        "mapped through mmap(): candidates are thread stacks ({}), memory mapped inside "
-        "libraries without calling mmap() through its symbol, and memtrace's own tables.",
+        "mapped through mmap(): candidates are static data (.bss, written .data pages), thread "
+        "stacks ({}), memory mapped inside libraries without calling mmap() through its "
+        "symbol, and memtrace's own tables.",
         amount(bytes), percent_of(bytes, acc.process.vm_rss),
         counted(acc.process.threads, "thread", "threads"));
     f.advice = "Look at the Anonymous lines of /proc/<pid>/smaps of a running instance to see "
