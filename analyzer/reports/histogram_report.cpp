@@ -42,6 +42,7 @@ const SizeClassSample* totals_of_snapshot(const DumpReader& reader, size_t i) {
 struct Histogram {
     std::optional<size_t> snapshot;
     m::SizeHistogram histogram;
+    std::optional<uint64_t> counts_time_ns; // of the size-class totals used
 };
 
 Histogram build(const DumpReader& reader, const std::string& selector) {
@@ -61,6 +62,7 @@ Histogram build(const DumpReader& reader, const std::string& selector) {
         live = m::live_by_class(model);
     }
     result.histogram = m::make_histogram(totals ? &totals->classes : nullptr, live);
+    if (totals != nullptr) result.counts_time_ns = totals->time_ns;
     return result;
 }
 
@@ -100,6 +102,11 @@ void write_text(std::ostream& out, const DumpReader& reader, const Histogram& h)
     if (!hist.has_totals) {
         out << "NOTE: the dump has no size-class totals (written by an older memtrace, or the "
                "process ended before writing them): only the live columns are known.\n";
+    }
+    if (hist.has_totals && !h.snapshot && !reader.complete()) {
+        out << fmt::format("NOTE: the process did not end cleanly: the counts are those of the "
+                           "last size-class totals in the dump, {:.3f} s after start.\n",
+                           seconds_between(reader.header().start_monotonic_ns, *h.counts_time_ns));
     }
     if (reader.sampled()) {
         out << "NOTE: sampled dump (one sample per " << reader.sample_bytes()
@@ -142,6 +149,10 @@ nlohmann::json to_json(const DumpReader& reader, const Histogram& h) {
         {"sampled", reader.sampled()},
         {"sample_bytes", reader.sample_bytes()},
         {"has_totals", hist.has_totals},
+        {"counts_time_s", h.counts_time_ns
+                              ? nlohmann::json(seconds_between(reader.header().start_monotonic_ns,
+                                                               *h.counts_time_ns))
+                              : nlohmann::json()},
         {"classes", classes},
         {"totals",
          {{"count", hist.count()},
