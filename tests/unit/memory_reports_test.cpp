@@ -183,6 +183,7 @@ TEST(HistogramJson, WholeRunAndAtASnapshot) {
     EXPECT_EQ(whole.at("classes")[2].at("max_size"), 8192);
     EXPECT_EQ(whole.at("classes")[2].at("live_bytes"), 5000);
     EXPECT_EQ(whole.at("totals").at("count"), 3);
+    EXPECT_DOUBLE_EQ(whole.at("counts_time_s").get<double>(), 400e-9);
     EXPECT_EQ(histogram_json(run.path, "end"), whole);
 
     for (const std::string selector : {"1", "warm"}) {
@@ -193,6 +194,7 @@ TEST(HistogramJson, WholeRunAndAtASnapshot) {
         ASSERT_EQ(at.at("classes").size(), 2u) << at.dump(1);
         EXPECT_EQ(at.at("totals").at("count"), 2);
         EXPECT_EQ(at.at("totals").at("live_bytes"), 100);
+        EXPECT_DOUBLE_EQ(at.at("counts_time_s").get<double>(), 200e-9);
     }
     EXPECT_EQ(histogram_json(run.path, "2").at("snapshot").at("trigger"), "exit");
     EXPECT_THROW(histogram_json(run.path, "3"), DumpError);
