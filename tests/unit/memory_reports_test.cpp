@@ -1,6 +1,7 @@
 // `memtrace arenas`, `histogram` and the doctor of `report` on a crafted dump whose memory
 // samples, size-class totals and mappings are known exactly.
 #include "dump_builder.h"
+#include "heap_model.h"
 #include "reports/arenas_report.h"
 #include "reports/histogram_report.h"
 #include "reports/summary_report.h"
@@ -231,6 +232,36 @@ TEST(DoctorJson, AccountsForTheExitSample) {
     for (const json& finding : doctor.at("findings"))
         kinds.insert(finding.at("kind"));
     EXPECT_EQ(kinds, (std::set<std::string>{"arenas", "mmap", "pymalloc", "unexplained"}));
+}
+
+TEST(HistogramJson, SampledDumpsCountEveryAllocationAndEstimateLiveBlocks) {
+    TempDir dir;
+    DumpBuilder dump;
+    dump.header.sample_bytes = 4096;
+    dump.header.flags |= f::kFlagSampled;
+    std::vector<f::SizeClassCounts> classes(f::kSizeClassCount);
+    classes[f::size_class_index(100)] = {50, 5000, 5200, 0, 0}; // 50 made, one recorded
+    dump.add_chunk(1, T0)
+        .stack(T0, 1, {0x1000})
+        .alloc(T0 + 1, 0x10, 100, 1)
+        .process_memory(T0 + 2, {kMiB, kMiB, kMiB, kMiB, 0, 1})
+        .size_class_totals(T0 + 2, classes);
+    dump.write(dir / "sampled.mtd");
+    const json h = histogram_json(dir / "sampled.mtd", "");
+    EXPECT_EQ(h.at("sampled"), true);
+    EXPECT_EQ(h.at("sample_bytes"), 4096);
+    ASSERT_EQ(h.at("classes").size(), 1u);
+    EXPECT_EQ(h.at("classes")[0].at("count"), 50);
+    // One recorded block of 100 bytes stands for 1/p = 1/(1 - exp(-100/4096)) = 41 blocks.
+    const auto weight = sample_weight(100, 4096);
+    EXPECT_EQ(weight.blocks, 41u);
+    EXPECT_EQ(h.at("classes")[0].at("live_count"), weight.blocks);
+    EXPECT_EQ(h.at("classes")[0].at("live_bytes"), weight.bytes);
+
+    const json report = report_json(dir / "sampled.mtd");
+    EXPECT_EQ(report.at("doctor").at("sampled"), true);
+    EXPECT_EQ(report.at("doctor").at("accounting").at("live_heap_blocks"), weight.blocks);
+    EXPECT_EQ(report.at("doctor").at("findings")[0].at("kind"), "sampled");
 }
 
 TEST(DoctorJson, UnavailableWithoutSamples) {
