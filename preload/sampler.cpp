@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "dump_file.h"
@@ -185,10 +187,28 @@ void sampler_start() {
     }
 }
 
+// One line on stderr when MEMTRACE_SNAPSHOT_SIGNAL named nothing usable (tracing goes on).
+void diagnose_invalid_signal() {
+    char line[256];
+    size_t length = 0;
+    auto add = [&](const char* text) {
+        const size_t n = strnlen(text, sizeof(line) - 1 - length);
+        memcpy(line + length, text, n);
+        length += n;
+    };
+    const char* value = getenv("MEMTRACE_SNAPSHOT_SIGNAL");
+    add("memtrace: MEMTRACE_SNAPSHOT_SIGNAL=");
+    add(value ? value : "");
+    add(" is not a signal memtrace can use; no snapshot is taken on a signal\n");
+    ssize_t ignored = write(STDERR_FILENO, line, length);
+    (void)ignored;
+}
+
 } // namespace
 
 void snapshot_signal_setup() {
     sem_init(&g_wake, 0, 0);
+    if (options().snapshot_signal_invalid) diagnose_invalid_signal();
     g_signal = options().snapshot_signal;
     if (g_signal == 0) return;
     make_signal_label();
