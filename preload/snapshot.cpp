@@ -88,16 +88,19 @@ bool take_snapshot(format::SnapshotTrigger trigger, const char* label, uint32_t 
 
 bool take_exit_snapshot() {
     const bool locked = lock_with_timeout(kCloseWaitNs);
-    // Without the lock (see kCloseWaitNs) the other thread may still be writing: the exit
-    // snapshot is then left out, and g_closed is set anyway so that no later one starts.
     __atomic_store_n(&g_closed, true, __ATOMIC_RELEASE);
-    if (!locked) return true;
     const uint64_t now = event_time_ns();
     static constexpr char kLabel[] = "exit";
-    const bool written =
-        write_snapshot_mark(now, format::SnapshotTrigger::Exit, kLabel, sizeof(kLabel) - 1) &&
-        write_process_figures(now);
-    pthread_mutex_unlock(&g_lock);
+    bool written =
+        write_snapshot_mark(now, format::SnapshotTrigger::Exit, kLabel, sizeof(kLabel) - 1);
+    if (locked) {
+        written = written && write_process_figures(now);
+        pthread_mutex_unlock(&g_lock);
+    } else {
+        // Another thread is stuck inside a snapshot (see kCloseWaitNs) and owns the /proc and
+        // malloc_info buffers: the exit snapshot goes without those two figures.
+        written = written && emit_size_class_totals(now);
+    }
     return written;
 }
 
