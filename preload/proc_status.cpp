@@ -1,5 +1,6 @@
 #include "proc_status.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,12 +63,14 @@ bool read_process_memory(format::ProcessMemory* out) {
     *out = format::ProcessMemory{};
     const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
-    size_t length = 0;
-    while (length < sizeof(g_status)) {
-        const ssize_t n = read(fd, g_status + length, sizeof(g_status) - length);
-        if (n <= 0) break;
-        length += static_cast<size_t>(n);
-    }
+    // One read: the kernel renders the whole file (one seq_file record) for every read() and
+    // returns as much as fits, so a second call just to see end-of-file would double the cost.
+    // Text beyond the buffer is not needed: the fields we want come first.
+    ssize_t n;
+    do {
+        n = read(fd, g_status, sizeof(g_status));
+    } while (n < 0 && errno == EINTR);
+    const size_t length = n > 0 ? static_cast<size_t>(n) : 0;
     close(fd);
     if (length == 0) return false;
     parse_process_status(g_status, length, out);
