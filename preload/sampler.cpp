@@ -170,7 +170,7 @@ void sampler_start() {
     pthread_t thread;
     int rc = pthread_create(&thread, &attributes, sampler_main, nullptr);
     if (rc == EINVAL) {
-        pthread_attr_setstacksize(&attributes, 0); // huge static TLS: let glibc size the stack
+        // The stack is too small for the app's static TLS: let glibc size it.
         pthread_attr_destroy(&attributes);
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
