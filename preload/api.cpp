@@ -1,9 +1,9 @@
 // The implementation behind the public C API (include/memtrace/memtrace.h). The header finds
 // this symbol with dlsym at run time, so a program built with it runs unchanged without memtrace.
-#include <string.h>
-
 #include "recorder.h"
 #include "snapshot.h"
+
+#include <string.h>
 
 #define MEMTRACE_EXPORT extern "C" __attribute__((visibility("default")))
 

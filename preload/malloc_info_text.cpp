@@ -1,11 +1,11 @@
 #include "malloc_info_text.h"
 
+#include "internal_alloc.h"
+#include "memtrace/dump_format.h"
+
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "internal_alloc.h"
-#include "memtrace/dump_format.h"
 
 namespace memtrace::preload {
 namespace {

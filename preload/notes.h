@@ -1,9 +1,9 @@
 // Note records: something the reader should tell the user, in plain text.
 #pragma once
 
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
+
+#include <stdint.h>
 
 namespace memtrace::preload {
 

@@ -2,9 +2,9 @@
 // record is taken with every snapshot, possibly on a thread that is inside the app's code.
 #pragma once
 
-#include <stddef.h>
-
 #include "memtrace/record_encoding.h"
+
+#include <stddef.h>
 
 namespace memtrace::preload {
 

@@ -1,14 +1,5 @@
 #include "sampler.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <semaphore.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "clock.h"
 #include "dump_file.h"
 #include "malloc_info_text.h"
@@ -17,6 +8,15 @@
 #include "recorder.h"
 #include "snapshot.h"
 #include "thread_state.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 namespace memtrace::preload {
 

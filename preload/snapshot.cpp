@@ -1,8 +1,5 @@
 #include "snapshot.h"
 
-#include <pthread.h>
-#include <time.h>
-
 #include "chunk_writer.h"
 #include "clock.h"
 #include "malloc_info_text.h"
@@ -10,6 +7,9 @@
 #include "proc_status.h"
 #include "recorder.h"
 #include "size_class_counters.h"
+
+#include <pthread.h>
+#include <time.h>
 
 namespace memtrace::preload {
 namespace {

@@ -7,9 +7,9 @@
 // taken once, no thread writes a snapshot record again, so none lands after the dump's end.
 #pragma once
 
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
+
+#include <stdint.h>
 
 namespace memtrace::preload {
 

@@ -1,10 +1,9 @@
 // Snapshots written by the preload: the C API, the snapshot signal, the sampler's interval, the
 // exit snapshot, and the process figures that come with each. The dumps are read with the
 // analyzer's DumpReader, so these tests check what the preload wrote, record by record.
-#include "integration_test.h"
-
 #include "dump_reader.h"
 #include "heap_model.h"
+#include "integration_test.h"
 
 #include <algorithm>
 #include <map>
@@ -21,18 +20,17 @@ using format::SnapshotTrigger;
 class Snapshots : public IntegrationTest {
 protected:
     // `memtrace run -o <dump> -- program args...` with extra environment for the program.
-    ProcessResult trace_with(const std::string& program_name,
-                             const std::vector<std::string>& args,
+    ProcessResult trace_with(const std::string& program_name, const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env,
                              const std::filesystem::path& dump) {
         std::vector<std::string> argv = {program(program_name).string()};
         argv.insert(argv.end(), args.begin(), args.end());
         ProcessSpec spec = memtrace_run_spec(dir(), {"-o", dump.string()}, argv);
-        for (const auto& [name, value] : env) spec.env_overrides[name] = value;
+        for (const auto& [name, value] : env)
+            spec.env_overrides[name] = value;
         return run_process(spec);
     }
-    ProcessResult trace_with(const std::string& program_name,
-                             const std::vector<std::string>& args,
+    ProcessResult trace_with(const std::string& program_name, const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env) {
         return trace_with(program_name, args, env, dump_of(program_name));
     }
@@ -47,7 +45,8 @@ std::vector<SnapshotMark> with_trigger(const DumpReader& reader, SnapshotTrigger
 
 std::vector<std::string> labels(const std::vector<SnapshotMark>& marks) {
     std::vector<std::string> result;
-    for (const SnapshotMark& mark : marks) result.push_back(mark.label);
+    for (const SnapshotMark& mark : marks)
+        result.push_back(mark.label);
     return result;
 }
 
@@ -95,13 +94,17 @@ TEST_F(Snapshots, ApiSnapshotsAppearInOrderWithTheirLabels) {
     for (size_t i = 0; i < 4; ++i) {
         EXPECT_EQ(marks[i].trigger, SnapshotTrigger::Api) << i;
         EXPECT_EQ(marks[i].thread_index, 1u) << i; // written by the calling (main) thread
-        if (i > 0) EXPECT_GT(marks[i].time_ns, marks[i - 1].time_ns);
+        if (i > 0) {
+            EXPECT_GT(marks[i].time_ns, marks[i - 1].time_ns);
+        }
     }
     EXPECT_EQ(marks[4].trigger, SnapshotTrigger::Exit);
     expect_figures_with_every_snapshot(reader);
     // The main thread and the sampler, which waits for the snapshot signal.
-    for (const auto& sample : reader.memory_samples()) expect_plausible_memory(sample.memory, 2);
-    for (const auto& sample : reader.malloc_info_samples()) expect_malloc_info_xml(sample.xml);
+    for (const auto& sample : reader.memory_samples())
+        expect_plausible_memory(sample.memory, 2);
+    for (const auto& sample : reader.malloc_info_samples())
+        expect_malloc_info_xml(sample.xml);
 
     // The snapshots sit exactly between the calling thread's events: the heap replayed up to
     // each holds what the program had allocated by then.
@@ -186,11 +189,15 @@ TEST_F(Snapshots, IntervalSnapshots) {
         EXPECT_EQ(marks[i].label, "");
         EXPECT_NE(marks[i].thread_index, 1u);
         // Missed ticks are skipped, never bunched: 200 ms apart, give or take scheduling.
-        if (i > 0) EXPECT_GE(marks[i].time_ns - marks[i - 1].time_ns, 150'000'000u) << i;
+        if (i > 0) {
+            EXPECT_GE(marks[i].time_ns - marks[i - 1].time_ns, 150'000'000u) << i;
+        }
     }
     expect_figures_with_every_snapshot(reader);
-    for (const auto& sample : reader.memory_samples()) expect_plausible_memory(sample.memory, 2);
-    for (const auto& sample : reader.malloc_info_samples()) expect_malloc_info_xml(sample.xml);
+    for (const auto& sample : reader.memory_samples())
+        expect_plausible_memory(sample.memory, 2);
+    for (const auto& sample : reader.malloc_info_samples())
+        expect_malloc_info_xml(sample.xml);
     // The exit snapshot is the last record of all.
     ASSERT_FALSE(reader.snapshots().empty());
     EXPECT_EQ(reader.snapshots().back().trigger, SnapshotTrigger::Exit);
@@ -226,8 +233,8 @@ TEST_F(Snapshots, AppHandlerInstalledLaterKeepsWorking) {
 
 TEST_F(Snapshots, SignalIgnoredAtStartIsLeftAlone) {
     const std::string dump_template = (dir() / "own.%p.mtd").string();
-    ProcessResult run = run_process(memtrace_run_spec(
-        dir(), {"-o", dump_template}, {program("own_sigusr2").string(), "ignore"}));
+    ProcessResult run = run_process(memtrace_run_spec(dir(), {"-o", dump_template},
+                                                      {program("own_sigusr2").string(), "ignore"}));
     ASSERT_EQ(run.exit_code(), 0) << run.describe();
     EXPECT_EQ(run.out, "ignored 1\n");
     // Two dumps for the one pid: before the exec (SIGUSR2 was memtrace's then) and after.

@@ -1,10 +1,10 @@
 // Takes three API snapshots with labels, with allocations between them, and prints what each
 // memtrace_snapshot() call returned ("snapshot <rc>"): 0 under memtrace, -1 without it.
 // Live at exit: 1 x 1000 bytes from before_first(), 2 x 2000 from before_second().
+#include "program_io.h"
+
 #include <memtrace/memtrace.h>
 #include <stdlib.h>
-
-#include "program_io.h"
 
 void* volatile kept[3];
 

@@ -1,8 +1,8 @@
 // The C API from C++: one labelled snapshot; prints "snapshot <rc>". Leaks nothing.
+#include "program_io.h"
+
 #include <memory>
 #include <memtrace/memtrace.h>
-
-#include "program_io.h"
 
 int main() {
     auto block = std::make_unique<char[]>(100);

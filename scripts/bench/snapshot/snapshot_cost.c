@@ -47,7 +47,8 @@ static void* worker(void* arg) {
         if (us > 100) stats->slow_100us++;
         if (us > 1000) stats->slow_1ms++;
     }
-    for (int i = 0; i < 256; ++i) free(ring[i]);
+    for (int i = 0; i < 256; ++i)
+        free(ring[i]);
     return NULL;
 }
 
@@ -92,7 +93,8 @@ int main(int argc, char** argv) {
     WorkerStats stats[64];
     memset(stats, 0, sizeof stats);
     if (threads > 64) threads = 64;
-    for (int i = 0; i < threads; ++i) pthread_create(&ids[i], NULL, worker, &stats[i]);
+    for (int i = 0; i < threads; ++i)
+        pthread_create(&ids[i], NULL, worker, &stats[i]);
     struct timespec settle = {0, 200 * 1000 * 1000};
     nanosleep(&settle, NULL);
 
@@ -153,7 +155,8 @@ int main(int argc, char** argv) {
     }
     printf("threads %d\n", threads);
     int arenas = 0;
-    for (char* p = text; (p = strstr(p, "<heap nr=")); ++p) ++arenas;
+    for (char* p = text; (p = strstr(p, "<heap nr=")); ++p)
+        ++arenas;
     printf("arenas %d\nmalloc_info_bytes %ld\n", arenas, info_bytes);
     print_distribution("api_snapshot", api, api_done);
     print_distribution("api_snapshot_cpu", api_cpu, api_done);

@@ -1,10 +1,10 @@
 // MEMTRACE_INTERVAL and MEMTRACE_SNAPSHOT_SIGNAL parsing, and the /proc/self/status parser.
+#include "options.h"
+#include "proc_status.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <string>
-
-#include "options.h"
-#include "proc_status.h"
 
 namespace memtrace::preload {
 namespace {
