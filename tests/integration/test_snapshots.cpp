@@ -183,7 +183,8 @@ TEST_F(Snapshots, IntervalSnapshots) {
     DumpReader reader(dump_of("snapshot_idle").string());
     EXPECT_EQ(reader.header().snapshot_interval_ms, 200u);
     const auto marks = with_trigger(reader, SnapshotTrigger::Interval);
-    EXPECT_GE(marks.size(), 4u);
+    // 4 or 5 on time; one tick fewer if a busy machine made the sampler miss one.
+    EXPECT_GE(marks.size(), 3u);
     EXPECT_LE(marks.size(), 6u);
     for (size_t i = 0; i < marks.size(); ++i) {
         EXPECT_EQ(marks[i].label, "");
@@ -203,6 +204,21 @@ TEST_F(Snapshots, IntervalSnapshots) {
     ASSERT_FALSE(reader.snapshots().empty());
     EXPECT_EQ(reader.snapshots().back().trigger, SnapshotTrigger::Exit);
     EXPECT_EQ(reader.snapshots().back().label, "exit");
+}
+
+TEST_F(Snapshots, NothingIsWrittenAfterTheExitSnapshot) {
+    // A 10 ms interval makes it likely that exit() comes while the sampler is at work.
+    ProcessResult run = trace_with("snapshot_idle", {"300"}, {{"MEMTRACE_INTERVAL", "0.01"}});
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    DumpReader reader(dump_of("snapshot_idle").string());
+    ASSERT_GE(with_trigger(reader, SnapshotTrigger::Interval).size(), 5u);
+    const SnapshotMark& last = reader.snapshots().back();
+    EXPECT_EQ(last.trigger, SnapshotTrigger::Exit);
+    EXPECT_EQ(last.thread_index, 1u);
+    EXPECT_EQ(reader.memory_samples().back().time_ns, last.time_ns);
+    EXPECT_EQ(reader.malloc_info_samples().back().time_ns, last.time_ns);
+    EXPECT_EQ(reader.size_class_samples().back().time_ns, last.time_ns);
+    expect_figures_with_every_snapshot(reader);
 }
 
 TEST_F(Snapshots, NoIntervalNoSignalNoThread) {
