@@ -146,6 +146,38 @@ TEST_F(Arenas, ArenaMaxOfOneMeansOneArena) {
     EXPECT_TRUE(doctor_findings(report, "arenas").empty());
 }
 
+TEST_F(Arenas, PeriodicSnapshotsGiveSamplesOverTime) {
+    // fragmentation.c makes 1.5 million calls, which take far longer than 50 ms under memtrace.
+    ProcessSpec spec = memtrace_run_spec(dir(), {"-o", dump_of("fragmentation").string()},
+                                         {program("fragmentation").string()});
+    spec.env_overrides["MEMTRACE_INTERVAL"] = "0.05";
+    spec.timeout = 180s;
+    ProcessResult run = run_process(spec);
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    json arenas = memory_view_json("arenas", dump_of("fragmentation").string(), dir()).json;
+    const json& samples = arenas.at("samples");
+    ASSERT_GE(samples.size(), 2u) << arenas.dump(1);
+    double previous_time = -1;
+    for (const json& sample : samples) {
+        EXPECT_GT(sample.at("time_s").get<double>(), previous_time);
+        previous_time = sample.at("time_s").get<double>();
+        EXPECT_EQ(sample.at("arena_count"), 1);
+        EXPECT_GT(sample.at("process").at("vm_rss").get<uint64_t>(), 0u);
+    }
+    // At exit: 500000 blocks of 48 bytes live.
+    EXPECT_EQ(samples.back().at("live_heap_bytes").get<uint64_t>(), 500000u * 48u);
+
+    // The histogram at the first snapshot counts fewer allocations than the whole run.
+    json first =
+        memory_view_json("histogram", dump_of("fragmentation").string() + "@1", dir()).json;
+    json whole = memory_view_json("histogram", dump_of("fragmentation").string(), dir()).json;
+    EXPECT_EQ(first.at("snapshot").at("number"), 1);
+    EXPECT_LT(first.at("totals").at("count").get<uint64_t>(),
+              whole.at("totals").at("count").get<uint64_t>());
+    EXPECT_EQ(classes_by_max_size(whole).at(48).at("count").get<uint64_t>(), 1000000u);
+    EXPECT_EQ(classes_by_max_size(whole).at(48).at("live_count").get<uint64_t>(), 500000u);
+}
+
 class Doctor : public IntegrationTest {};
 
 TEST_F(Doctor, RetainedFreeBytesAgreeWithMallinfo2) {
