@@ -18,6 +18,11 @@ std::string counted(uint64_t n, const char* singular, const char* plural) {
     return fmt::format("{} {}", n, n == 1 ? singular : plural);
 }
 
+std::string threads_text(uint64_t threads, bool sampler) {
+    return counted(threads, "thread", "threads") +
+           (sampler && threads > 1 ? " (one of them memtrace's sampler)" : "");
+}
+
 std::string percent_of(uint64_t part, uint64_t whole) {
     if (whole == 0) return "?%";
     return fmt::format("{:.0f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
@@ -204,7 +209,7 @@ void find_arenas(const DoctorInput& input, const Diagnosis& d, std::vector<Findi
         "of VmSize ({}), which is not resident memory. The thread arenas keep {} free.",
         acc.arena_count, counted(acc.arena_count - 1, "thread arena", "thread arenas"),
         counted(acc.thread_heaps, "heap", "heaps"),
-        counted(acc.process.threads, "thread", "threads"), when(d),
+        threads_text(acc.process.threads, d.sampler_thread), when(d),
         std::max(input.max_threads, acc.process.threads), amount(f.bytes),
         human_bytes(acc.process.vm_size), amount(acc.thread_arena_free_bytes));
     if (acc.arena_count > 2 && notable(acc.thread_arena_free_bytes, acc.process.vm_rss)) {
@@ -278,7 +283,7 @@ void find_unexplained(const Diagnosis& d, std::vector<Finding>& findings) {
         "stacks ({}), memory mapped inside libraries without calling mmap() through its "
         "symbol, and memtrace's own tables.",
         amount(bytes), percent_of(bytes, acc.process.vm_rss),
-        counted(acc.process.threads, "thread", "threads"));
+        threads_text(acc.process.threads, d.sampler_thread));
     f.advice = "Look at the Anonymous lines of /proc/<pid>/smaps of a running instance to see "
                "which mappings hold it.";
     findings.push_back(std::move(f));
@@ -289,6 +294,7 @@ void find_unexplained(const Diagnosis& d, std::vector<Finding>& findings) {
 Diagnosis diagnose(const DoctorInput& input) {
     Diagnosis d;
     d.sampled = input.sample_bytes != 0;
+    d.sampler_thread = input.sampler_thread;
     if (input.sample == nullptr || !input.sample->process) {
         d.unavailable_reason =
             "the dump has no process-memory sample: it was written by a memtrace without "

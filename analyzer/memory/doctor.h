@@ -39,6 +39,7 @@ struct DoctorInput {
     std::vector<MappingSite> mapping_sites; // mapped at the sample, Python's excluded
     PythonArenas python;                    // as mapped at the sample
     uint64_t max_threads = 0;               // the most threads any sample saw
+    bool sampler_thread = false;            // memtrace's sampler thread is one of them
 };
 
 struct Accounting {
@@ -80,6 +81,7 @@ struct Finding {
 
 struct Diagnosis {
     bool available = false;
+    bool sampler_thread = false; // one of the process's threads is memtrace's sampler
     std::string unavailable_reason;
     uint64_t time_ns = 0;
     bool at_exit = false;

@@ -71,6 +71,9 @@ m::Diagnosis diagnose_dump(const DumpReader& reader, const std::vector<m::Memory
     input.sample = doctor_sample(samples);
     input.start_time_ns = reader.header().start_monotonic_ns;
     input.sample_bytes = reader.sample_bytes();
+    // The sampler runs when periodic or signal snapshots are on (docs/configuration.md).
+    input.sampler_thread =
+        reader.header().snapshot_interval_ms != 0 || reader.header().snapshot_signal != 0;
     for (const m::MemorySample& sample : samples)
         if (sample.process)
             input.max_threads = std::max(input.max_threads, sample.process->threads);
@@ -117,7 +120,8 @@ void write_doctor_text(std::ostream& out, const m::Diagnosis& d, const DumpReade
                        human_bytes(a.process.vm_rss), human_bytes(a.process.rss_anon),
                        human_bytes(a.process.rss_file), human_bytes(a.process.vm_size),
                        human_bytes(a.process.vm_hwm),
-                       counted(a.process.threads, "thread", "threads"));
+                       counted(a.process.threads, "thread", "threads") +
+                           (d.sampler_thread ? ", one of them memtrace's sampler" : ""));
     out << "  Anonymous memory, accounted for:\n";
     row(out, "live heap (requested bytes)", human_bytes(a.live_heap_bytes),
         fmt::format("{}{}", counted(a.live_heap_blocks, "block", "blocks"),
