@@ -1,7 +1,10 @@
 #include "options.h"
 
+#include "memtrace/dump_format.h"
+
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memtrace/dump_format.h"
 
@@ -31,7 +34,50 @@ uint32_t parse_unsigned(const char* text, uint32_t fallback) {
     return static_cast<uint32_t>(value);
 }
 
+bool same_letters(const char* text, const char* lower) {
+    for (; *lower; ++text, ++lower) {
+        const char c =
+            (*text >= 'A' && *text <= 'Z') ? static_cast<char>(*text - 'A' + 'a') : *text;
+        if (c != *lower) return false;
+    }
+    return *text == '\0';
+}
+
+void warn(const char* text) {
+    ssize_t ignored = write(STDERR_FILENO, text, strlen(text));
+    (void)ignored;
+}
+
 } // namespace
+
+bool parse_byte_count(const char* text, uint64_t* out) {
+    constexpr uint64_t kLimit = uint64_t{1} << 40;
+    if (!text || *text < '0' || *text > '9') return false;
+    uint64_t value = 0;
+    const char* p = text;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        value = value * 10 + static_cast<uint64_t>(*p - '0');
+        if (value > kLimit) return false;
+    }
+    uint64_t unit = 1;
+    if (*p) {
+        static constexpr struct {
+            char letter;
+            uint64_t unit;
+        } kUnits[] = {{'k', uint64_t{1} << 10}, {'m', uint64_t{1} << 20}, {'g', uint64_t{1} << 30}};
+        const char letter = (*p >= 'A' && *p <= 'Z') ? static_cast<char>(*p - 'A' + 'a') : *p;
+        unit = 0;
+        for (const auto& u : kUnits)
+            if (u.letter == letter) unit = u.unit;
+        if (!unit) return false;
+        const char* rest = p + 1;
+        if (!(same_letters(rest, "") || same_letters(rest, "b") || same_letters(rest, "ib")))
+            return false;
+    }
+    if (value > kLimit / unit) return false;
+    *out = value * unit;
+    return true;
+}
 
 void read_options() {
     const char* output = getenv("MEMTRACE_OUTPUT");
@@ -42,6 +88,13 @@ void read_options() {
     if (depth < 1) depth = 1;
     if (depth > format::kMaxStackDepth) depth = format::kMaxStackDepth;
     g_options.depth = depth;
+    g_options.sample_bytes = 0;
+    const char* sample = getenv("MEMTRACE_SAMPLE_BYTES");
+    if (sample && *sample && !parse_byte_count(sample, &g_options.sample_bytes)) {
+        warn("memtrace: MEMTRACE_SAMPLE_BYTES is not a byte count (e.g. 524288, 512K, 1M); "
+             "recording every allocation\n");
+        g_options.sample_bytes = 0;
+    }
 }
 
 const Options& options() {

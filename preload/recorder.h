@@ -34,10 +34,55 @@ inline bool should_record() {
     return !t_thread.busy;
 }
 
+// MEMTRACE_SAMPLE_BYTES in force: 0 records every allocation. Set before the state is Ready.
+extern uint64_t g_sample_bytes;
+
 uint64_t now_for_free();
+
+// Full tracing: count the event by size class and write its record.
 void record_alloc(void* p, size_t size, format::AllocFunction function);
 // `time` is when the caller sampled the clock, before the block went back to the allocator.
 void record_free(void* p, uint64_t time);
+
+// Sampling: count every event; record an allocation when the thread's sample point falls in it,
+// and a free when its block was recorded.
+void sample_alloc(void* p, size_t size, format::AllocFunction function);
+void sample_free(void* p);
+
+inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
+    if (__builtin_expect(g_sample_bytes == 0, 1)) {
+        record_alloc(p, size, function);
+    } else {
+        sample_alloc(p, size, function);
+    }
+}
+
+// Before the block goes back to the allocator (another thread may get the address at once).
+inline void on_free(void* p) {
+    if (__builtin_expect(g_sample_bytes == 0, 1)) {
+        record_free(p, now_for_free());
+    } else {
+        sample_free(p);
+    }
+}
+
+// The old block of a realloc, which the real realloc may free: what must be known of it before
+// the call (its usable size, whether its free is to be recorded, and when), then the outcome.
+struct PendingFree {
+    uint64_t usable;
+    uint64_t time;
+    bool record;
+};
+PendingFree free_begin(void* p);
+void free_commit(void* p, const PendingFree& pending); // the block was freed
+void free_abort(void* p, const PendingFree& pending);  // it was not (a failed realloc)
+
+// Anonymous mappings and their removal (the mmap/munmap/mremap hooks). Unmap and remap take the
+// time sampled before the call, for the same reason as frees.
+void record_map(void* address, size_t length, int prot, int flags);
+void record_unmap(void* address, size_t length, uint64_t time);
+void record_remap(void* old_address, size_t old_length, void* new_address, size_t new_length,
+                  uint64_t time);
 
 void on_dlopen_or_dlclose();
 void on_quick_exit(int status);

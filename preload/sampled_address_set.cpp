@@ -1,0 +1,75 @@
+#include "sampled_address_set.h"
+
+#include "internal_alloc.h"
+
+#include <sys/mman.h>
+
+namespace memtrace::preload {
+
+bool SampledAddressSet::init(unsigned slots_log2, unsigned filter_log2) {
+    slots_ = static_cast<uint64_t*>(reserve_pages((size_t{1} << slots_log2) * sizeof(uint64_t)));
+    filter_ = static_cast<uint32_t*>(reserve_pages((size_t{1} << filter_log2) * sizeof(uint32_t)));
+    if (!slots_ || !filter_) {
+        slots_ = nullptr;
+        return false;
+    }
+    slot_mask_ = (uint64_t{1} << slots_log2) - 1;
+    slot_shift_ = 64 - slots_log2;
+    filter_shift_ = 64 - filter_log2;
+    return true;
+}
+
+void SampledAddressSet::clear() {
+    if (!slots_) return;
+    // MADV_DONTNEED on private anonymous memory gives zero pages back: empty slots, zero counts.
+    madvise(slots_, (slot_mask_ + 1) * sizeof(uint64_t), MADV_DONTNEED);
+    madvise(filter_, (size_t{1} << (64 - filter_shift_)) * sizeof(uint32_t), MADV_DONTNEED);
+}
+
+bool SampledAddressSet::insert(uint64_t address) {
+    if (!slots_ || address <= kTombstone) return false;
+    // Counted first: a concurrent free of a *different* address in the same bucket only pays a
+    // probe, and the count is never low while the key is findable.
+    uint32_t& count = filter_[filter_index(address)];
+    __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+    uint64_t index = home(address);
+    for (unsigned probe = 0; probe < kMaxProbe; ++probe, index = (index + 1) & slot_mask_) {
+        uint64_t slot = __atomic_load_n(&slots_[index], __ATOMIC_RELAXED);
+        if (slot != kEmpty && slot != kTombstone) continue;
+        if (__atomic_compare_exchange_n(&slots_[index], &slot, address, false, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED)) {
+            return true;
+        }
+        // Another insert took it; go on.
+    }
+    __atomic_sub_fetch(&count, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+bool SampledAddressSet::remove_slow(uint64_t address) {
+    if (!slots_ || address <= kTombstone) return false;
+    uint64_t index = home(address);
+    for (unsigned probe = 0; probe < kMaxProbe; ++probe, index = (index + 1) & slot_mask_) {
+        uint64_t slot = __atomic_load_n(&slots_[index], __ATOMIC_ACQUIRE);
+        if (slot == kEmpty) return false; // slots never become empty again: the chain ends here
+        if (slot != address) continue;
+        // Only the free of this block removes it, so the exchange cannot lose to another remove.
+        __atomic_store_n(&slots_[index], kTombstone, __ATOMIC_RELEASE);
+        __atomic_sub_fetch(&filter_[filter_index(address)], 1, __ATOMIC_RELAXED);
+        return true;
+    }
+    return false;
+}
+
+bool SampledAddressSet::contains(uint64_t address) const {
+    if (!slots_ || address <= kTombstone) return false;
+    uint64_t index = home(address);
+    for (unsigned probe = 0; probe < kMaxProbe; ++probe, index = (index + 1) & slot_mask_) {
+        const uint64_t slot = __atomic_load_n(&slots_[index], __ATOMIC_ACQUIRE);
+        if (slot == kEmpty) return false;
+        if (slot == address) return true;
+    }
+    return false;
+}
+
+} // namespace memtrace::preload
