@@ -8,7 +8,7 @@
 namespace memtrace::preload {
 
 constinit uint32_t g_dump_generation = 1;
-thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
+constinit thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
 
 namespace {
 constinit uint32_t g_thread_count = 0;

@@ -24,6 +24,9 @@ namespace memtrace::preload {
 
 constinit int g_state = static_cast<int>(State::Uninitialized);
 constinit uint64_t g_sample_bytes = 0;
+constinit SampledAddressSet g_sampled;
+// Set once the set had no room for a sampled block: from then on every free is recorded.
+constinit bool g_sampled_set_full = false;
 
 namespace {
 
@@ -32,14 +35,10 @@ constexpr unsigned kStackTableLog2 = 22;
 
 constinit StackTable g_stacks;
 
-// Sampling: the addresses of recorded live blocks. 2^20 slots (8 MiB reserved, touched only
-// where keys land) hold far more live samples than a sensible sample rate produces; the 64 KiB
-// filter stays in cache.
-constexpr unsigned kSampledSlotsLog2 = 20;
-constexpr unsigned kSampledFilterLog2 = 14;
-constinit SampledAddressSet g_sampled;
-// Set once the set had no room for a sampled block: from then on every free is recorded.
-constinit bool g_sampled_set_full = false;
+// Sampling: the addresses of recorded live blocks. 2^18 slots (2 MiB, touched only where keys
+// land, but keys land everywhere) hold ~150,000 live samples, far more than a sensible sample
+// rate produces; the 16 KiB filter stays in the L1 cache.
+constexpr unsigned kSampledSlotsLog2 = 18;
 
 void set_state(State state) {
     __atomic_store_n(&g_state, static_cast<int>(state), __ATOMIC_RELEASE);
@@ -152,6 +151,7 @@ void initialize() {
         return;
     }
     read_options();
+    usable_size_init();
     unwinder_init();
     if (!g_stacks.init(kStackTableLog2)) {
         diagnose("cannot reserve memory for the stack table", nullptr, 0);
@@ -159,7 +159,7 @@ void initialize() {
         return;
     }
     size_class_counters_init();
-    if (options().sample_bytes && !g_sampled.init(kSampledSlotsLog2, kSampledFilterLog2)) {
+    if (options().sample_bytes && !g_sampled.init(kSampledSlotsLog2)) {
         diagnose("cannot reserve memory for the sampled-address set", nullptr, 0);
         set_state(State::Stopped);
         return;
@@ -180,14 +180,10 @@ uint64_t now_for_free() {
     return ordered_event_time_ns();
 }
 
-namespace {
-
-inline SizeClassBlock* thread_size_classes() {
-    SizeClassBlock* block = t_thread.size_classes;
-    return __builtin_expect(block != nullptr, 1) ? block : size_class_block_slow();
+SizeClassBlock* thread_size_classes_slow() {
+    BusyScope busy; // may map memory and register the thread-exit key
+    return size_class_block_slow();
 }
-
-} // namespace
 
 namespace {
 
@@ -248,7 +244,7 @@ void write_note(ThreadState& thread, const char* text) {
 
 inline void count_alloc_event(void* p, size_t size) {
     if (SizeClassBlock* counters = thread_size_classes())
-        count_alloc(counters, size, g_real.malloc_usable_size(p));
+        count_alloc(counters, size, usable_size(p));
 }
 
 inline void count_free_event(uint64_t usable) {
@@ -294,24 +290,17 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
 void record_free(void* p, uint64_t time) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    count_free_event(g_real.malloc_usable_size(p));
+    count_free_event(usable_size(p));
     write_free(thread, p, time);
     thread.busy = false;
 }
 
-void sample_alloc(void* p, size_t size, format::AllocFunction function) {
+void sample_point(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    count_alloc_event(p, size);
-    int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
-    if (__builtin_expect(left > 0, 1)) {
-        thread.sample_countdown = left;
-        thread.busy = false;
-        return;
-    }
     if (__builtin_expect(thread.sample_rng == 0, 0)) {
-        // The thread's first allocation: its first sample point is still to be drawn.
-        left = draw_sample_distance(thread) - static_cast<int64_t>(size);
+        // The thread's first allocation: its first sample point was still to be drawn.
+        const int64_t left = draw_sample_distance(thread) + thread.sample_countdown;
         if (left > 0) {
             thread.sample_countdown = left;
             thread.busy = false;
@@ -329,19 +318,15 @@ void sample_alloc(void* p, size_t size, format::AllocFunction function) {
     thread.busy = false;
 }
 
-void sample_free(void* p) {
+void record_sampled_free(void* p) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    count_free_event(g_real.malloc_usable_size(p));
-    if (g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
-        __builtin_expect(__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED), 0)) {
-        write_free(thread, p, now_for_free());
-    }
+    write_free(thread, p, now_for_free());
     thread.busy = false;
 }
 
 PendingFree free_begin(void* p) {
-    PendingFree pending{g_real.malloc_usable_size(p), 0, true};
+    PendingFree pending{usable_size(p), 0, true};
     if (g_sample_bytes) {
         pending.record = g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
                          __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED);

@@ -12,7 +12,10 @@
 #include <stdint.h>
 
 #include "memtrace/dump_format.h"
+#include "sampled_address_set.h"
+#include "size_class_counters.h"
 #include "thread_state.h"
+#include "usable_size.h"
 
 namespace memtrace::preload {
 
@@ -36,6 +39,16 @@ inline bool should_record() {
 
 // MEMTRACE_SAMPLE_BYTES in force: 0 records every allocation. Set before the state is Ready.
 extern uint64_t g_sample_bytes;
+// Sampling: the addresses of the recorded live blocks, and whether that set overflowed (from
+// then on every free is recorded).
+extern SampledAddressSet g_sampled;
+extern bool g_sampled_set_full;
+
+[[gnu::cold]] SizeClassBlock* thread_size_classes_slow();
+inline SizeClassBlock* thread_size_classes() {
+    SizeClassBlock* block = t_thread.size_classes;
+    return __builtin_expect(block != nullptr, 1) ? block : thread_size_classes_slow();
+}
 
 uint64_t now_for_free();
 
@@ -45,9 +58,28 @@ void record_alloc(void* p, size_t size, format::AllocFunction function);
 void record_free(void* p, uint64_t time);
 
 // Sampling: count every event; record an allocation when the thread's sample point falls in it,
-// and a free when its block was recorded.
-void sample_alloc(void* p, size_t size, format::AllocFunction function);
-void sample_free(void* p);
+// and a free when its block was recorded. The common case is inline and touches only this
+// thread's counters and one filter word; the rest is out of line.
+[[gnu::noinline]] void sample_point(void* p, size_t size, format::AllocFunction function);
+[[gnu::noinline]] void record_sampled_free(void* p);
+
+inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
+    ThreadState& thread = t_thread;
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_alloc(counters, size, usable_size(p));
+    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
+    thread.sample_countdown = left;
+    if (__builtin_expect(left <= 0, 0)) sample_point(p, size, function);
+}
+
+inline void sample_free(void* p) {
+    if (SizeClassBlock* counters = thread_size_classes()) count_free(counters, usable_size(p));
+    if (__builtin_expect(g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
+                             __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED),
+                         0)) {
+        record_sampled_free(p);
+    }
+}
 
 inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
     if (__builtin_expect(g_sample_bytes == 0, 1)) {

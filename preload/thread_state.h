@@ -37,7 +37,8 @@ struct ThreadState {
     uint64_t frames[format::kMaxStackDepth + 16];
 };
 
-extern thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
+// constinit: no dynamic initializer, so no TLS wrapper call guards each access.
+extern constinit thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
 
 // Marks the thread busy for a scope.
 class BusyScope {

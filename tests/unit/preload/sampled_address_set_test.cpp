@@ -16,7 +16,7 @@ uint64_t block(uint64_t i) {
 
 TEST(SampledAddressSet, FindsWhatWasInsertedAndForgetsWhatWasRemoved) {
     SampledAddressSet set;
-    ASSERT_TRUE(set.init(12, 8));
+    ASSERT_TRUE(set.init(12));
     for (uint64_t i = 0; i < 1000; ++i)
         ASSERT_TRUE(set.insert(block(i)));
     for (uint64_t i = 0; i < 1000; ++i)
@@ -38,7 +38,7 @@ TEST(SampledAddressSet, FindsWhatWasInsertedAndForgetsWhatWasRemoved) {
 TEST(SampledAddressSet, RemovedSlotsAreReusedAndProbingGoesPastThem) {
     // 16 slots: every key collides with others, so chains run through tombstones.
     SampledAddressSet set;
-    ASSERT_TRUE(set.init(4, 2));
+    ASSERT_TRUE(set.init(4));
     for (int round = 0; round < 50; ++round) {
         std::vector<uint64_t> keys;
         for (uint64_t i = 0; i < 12; ++i)
@@ -59,7 +59,7 @@ TEST(SampledAddressSet, RemovedSlotsAreReusedAndProbingGoesPastThem) {
 
 TEST(SampledAddressSet, ReportsFullAndAcceptsAgainAfterARemoval) {
     SampledAddressSet set;
-    ASSERT_TRUE(set.init(3, 2)); // 8 slots, fewer than the probe limit: the whole table is seen
+    ASSERT_TRUE(set.init(3)); // 8 slots, fewer than the probe limit: the whole table is seen
     for (uint64_t i = 0; i < 8; ++i)
         ASSERT_TRUE(set.insert(block(i)));
     EXPECT_FALSE(set.insert(block(8)));
@@ -75,7 +75,7 @@ TEST(SampledAddressSet, ReportsFullAndAcceptsAgainAfterARemoval) {
 
 TEST(SampledAddressSet, ClearEmptiesIt) {
     SampledAddressSet set;
-    ASSERT_TRUE(set.init(10, 6));
+    ASSERT_TRUE(set.init(10));
     for (uint64_t i = 0; i < 100; ++i)
         ASSERT_TRUE(set.insert(block(i)));
     set.clear();
@@ -87,9 +87,9 @@ TEST(SampledAddressSet, ClearEmptiesIt) {
 
 TEST(SampledAddressSet, UnsampledFreesCostOneFilterLookup) {
     // Not timing: checks the filter answers "absent" for addresses no key shares a bucket with,
-    // which is what makes the common free cheap. With 10 keys in 4096 buckets most must miss.
+    // which is what makes the common free cheap.
     SampledAddressSet set;
-    ASSERT_TRUE(set.init(12, 12));
+    ASSERT_TRUE(set.init(12));
     for (uint64_t i = 0; i < 10; ++i)
         ASSERT_TRUE(set.insert(block(i * 7919)));
     int absent = 0;
@@ -102,7 +102,7 @@ TEST(SampledAddressSet, UnsampledFreesCostOneFilterLookup) {
 
 TEST(SampledAddressSet, ThreadsInsertingAndRemovingTheirOwnBlocksNeverLoseOne) {
     SampledAddressSet set;
-    ASSERT_TRUE(set.init(14, 10));
+    ASSERT_TRUE(set.init(14));
     constexpr int kThreads = 4;
     constexpr uint64_t kPerThread = 2000;
     std::vector<std::thread> threads;
