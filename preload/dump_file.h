@@ -6,9 +6,9 @@
 // chunks is still being written is unmapped, so the process's RSS does not grow with the dump.
 #pragma once
 
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
+
+#include <stdint.h>
 
 namespace memtrace::preload {
 

@@ -6,6 +6,11 @@
 // mmap and mmap64 are both defined here, so the header must not rename mmap to mmap64 (which
 // it does under _FILE_OFFSET_BITS=64, set by the build; off_t is 64 bits on LP64 anyway).
 #undef _FILE_OFFSET_BITS
+#include "bootstrap_arena.h"
+#include "raw_syscalls.h"
+#include "real_functions.h"
+#include "recorder.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
@@ -15,11 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include "bootstrap_arena.h"
-#include "raw_syscalls.h"
-#include "real_functions.h"
-#include "recorder.h"
 
 #define MEMTRACE_EXPORT extern "C" __attribute__((visibility("default")))
 

@@ -1,10 +1,10 @@
 #include "internal_alloc.h"
 
-#include <stdint.h>
-#include <sys/mman.h>
-
 #include "raw_syscalls.h"
 #include "spin_lock.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
 
 namespace memtrace::preload {
 namespace {

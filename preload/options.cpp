@@ -6,8 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "memtrace/dump_format.h"
-
 #ifndef MEMTRACE_DEFAULT_DEPTH
 #define MEMTRACE_DEFAULT_DEPTH 64
 #endif

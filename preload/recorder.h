@@ -8,14 +8,14 @@
 //   Stopped        recording ended (dump could not be created, disk full): pass through.
 #pragma once
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
 #include "sampled_address_set.h"
 #include "size_class_counters.h"
 #include "thread_state.h"
 #include "usable_size.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 namespace memtrace::preload {
 

@@ -1,12 +1,12 @@
 #include "size_class_counters.h"
 
-#include <pthread.h>
-#include <string.h>
-
 #include "chunk_writer.h"
 #include "internal_alloc.h"
 #include "spin_lock.h"
 #include "thread_state.h"
+
+#include <pthread.h>
+#include <string.h>
 
 namespace memtrace::preload {
 
