@@ -130,6 +130,9 @@ void after_fork_in_child() {
     // The parent's sampled blocks have no Alloc record in the child's dump.
     g_sampled.clear();
     __atomic_store_n(&g_sampled_set_full, false, __ATOMIC_RELAXED);
+    // Nor should the child repeat the parent's sample points: draw afresh at its next event.
+    t_thread.sample_rng = 0;
+    t_thread.sample_countdown = 0;
     size_class_counters_reset_after_fork(t_thread.size_classes);
     __atomic_add_fetch(&g_dump_generation, 1, __ATOMIC_RELEASE);
     if (!start_dump(true)) set_state(State::Stopped);

@@ -17,7 +17,9 @@ extern bool g_glibc_chunk_headers;
 // glibc (malloc/malloc.c): the size word before the block; low bits are flags, IS_MMAPPED = 2.
 // An mmapped chunk has 16 bytes of overhead, any other 8 (the next chunk's prev_size is usable).
 inline size_t glibc_usable_size(const void* p) {
-    const size_t word = static_cast<const size_t*>(p)[-1];
+    // Through an integer: the word is outside the block as far as the compiler knows.
+    const auto* header = reinterpret_cast<const size_t*>(reinterpret_cast<uintptr_t>(p) - 8);
+    const size_t word = *header;
     const size_t chunk = word & ~size_t{7};
     return (word & 2) ? chunk - 16 : chunk - 8;
 }
