@@ -192,7 +192,7 @@ namespace {
 
 // Unwinds the calling thread, then sets the event time (if `time` is 0, the clock is read after
 // unwinding) and interns the stack. Called with the thread busy.
-uint32_t capture_current_stack(ThreadState& thread, uint64_t time) {
+[[gnu::always_inline]] inline uint32_t capture_current_stack(ThreadState& thread, uint64_t time) {
     bool truncated = false;
     const uint32_t depth = capture_stack(thread.frames, options().depth, &truncated);
     // Sampled after unwinding: by then the allocator's loads that found this block are long
@@ -203,7 +203,8 @@ uint32_t capture_current_stack(ThreadState& thread, uint64_t time) {
 }
 
 // The Alloc record with its stack; the counting is the caller's.
-void write_alloc(ThreadState& thread, void* p, size_t size, format::AllocFunction function) {
+[[gnu::always_inline]] inline void write_alloc(ThreadState& thread, void* p, size_t size,
+                                               format::AllocFunction function) {
     const uint32_t stack_id = capture_current_stack(thread, 0);
     const uint64_t now = thread.event_time;
     ChunkCursor& cursor = thread.cursor;
@@ -218,7 +219,7 @@ void write_alloc(ThreadState& thread, void* p, size_t size, format::AllocFunctio
     }
 }
 
-void write_free(ThreadState& thread, void* p, uint64_t time) {
+[[gnu::always_inline]] inline void write_free(ThreadState& thread, void* p, uint64_t time) {
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxFreeRecord, time);
     if (out) {
