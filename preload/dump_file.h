@@ -31,6 +31,9 @@ void dump_release_chunk(format::ChunkHeader* chunk);
 format::FileHeader* dump_header();
 const char* dump_path();
 
+// False in a vfork() child, which shares the parent's memory (and dump) but is another process.
+bool dump_is_ours();
+
 void dump_set_flag(uint32_t flag);
 // Writes the end fields of the header; async-signal-safe.
 void dump_set_end(format::EndReason reason, int exit_code, int signal, bool clean);

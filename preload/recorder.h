@@ -10,6 +10,7 @@
 
 #include "memtrace/dump_format.h"
 #include "sampled_address_set.h"
+#include "sampler.h"
 #include "size_class_counters.h"
 #include "thread_state.h"
 #include "usable_size.h"
@@ -62,6 +63,9 @@ void record_free(void* p, uint64_t time);
 // thread's counters and one filter word; the rest is out of line.
 [[gnu::noinline]] void sample_point(void* p, size_t size, format::AllocFunction function);
 [[gnu::noinline]] void record_sampled_free(void* p);
+// Sampling mode's way to the sampler thread's delayed start, which full tracing makes from
+// record_alloc: most allocations never get there.
+[[gnu::cold]] void sampler_start_from_sampling();
 
 inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
@@ -70,6 +74,8 @@ inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
     const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
     thread.sample_countdown = left;
     if (__builtin_expect(left <= 0, 0)) sample_point(p, size, function);
+    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
+        sampler_start_from_sampling();
 }
 
 inline void sample_free(void* p) {
