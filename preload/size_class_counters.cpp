@@ -92,7 +92,8 @@ void sum_size_classes(format::SizeClassCounts* out) {
         out[i].free_count += g_retired[i].free_count;
         out[i].freed_usable_bytes += g_retired[i].freed_usable_bytes;
     }
-    for (SizeClassBlock* block = g_all; block; block = block->next) add_counts(out, block);
+    for (SizeClassBlock* block = g_all; block; block = block->next)
+        add_counts(out, block);
 }
 
 bool emit_size_class_totals(uint64_t now) {

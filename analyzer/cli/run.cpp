@@ -11,9 +11,9 @@
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <signal.h>
 #include <string.h>
-#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -55,10 +55,17 @@ std::optional<uint64_t> parse_sample_bytes(const std::string& text) {
         const std::string rest = suffix.substr(1);
         if (rest != "" && rest != "b" && rest != "ib") return std::nullopt;
         switch (suffix[0]) {
-        case 'k': unit = uint64_t{1} << 10; break;
-        case 'm': unit = uint64_t{1} << 20; break;
-        case 'g': unit = uint64_t{1} << 30; break;
-        default: return std::nullopt;
+        case 'k':
+            unit = uint64_t{1} << 10;
+            break;
+        case 'm':
+            unit = uint64_t{1} << 20;
+            break;
+        case 'g':
+            unit = uint64_t{1} << 30;
+            break;
+        default:
+            return std::nullopt;
         }
     }
     if (value > kLimit / unit) return std::nullopt;

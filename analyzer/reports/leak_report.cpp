@@ -30,9 +30,9 @@ void write_text(std::ostream& out, const DumpReader& reader, const HeapModel& mo
     if (shown < sites.size()) {
         out << "\n(" << sites.size() - shown << " smaller sites not shown; see --top)\n";
     }
-    out << (model.sampled() ? "\nTotal (estimated): " : "\nTotal: ") << model.live_bytes() << " bytes (" << human_bytes(model.live_bytes())
-        << ") in " << model.live_block_count() << " blocks from " << sites.size()
-        << " allocation sites"
+    out << (model.sampled() ? "\nTotal (estimated): " : "\nTotal: ") << model.live_bytes()
+        << " bytes (" << human_bytes(model.live_bytes()) << ") in " << model.live_block_count()
+        << " blocks from " << sites.size() << " allocation sites"
         << (reader.complete() ? " still live at exit.\n" : " live when the dump ends.\n");
 }
 

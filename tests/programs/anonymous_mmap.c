@@ -3,11 +3,11 @@
 // mapping (of the program itself) is made and unmapped too: it is not anonymous, so only its
 // munmap is recorded. Prints "arena <address>" so the test can find the mapping.
 #define _GNU_SOURCE
+#include "program_io.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include "program_io.h"
 
 void* volatile kept;
 

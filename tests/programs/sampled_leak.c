@@ -2,9 +2,9 @@
 // between 200,000 short-lived blocks from scratch_block() that are freed again (one in eight
 // grown with realloc first). Prints "leaked_bytes N" and "leaked_blocks N": the truth the
 // sampled estimate is compared with. Deterministic: a fixed-seed generator picks the sizes.
-#include <stdlib.h>
-
 #include "program_io.h"
+
+#include <stdlib.h>
 
 static unsigned long long state = 0x9e3779b97f4a7c15ull;
 
