@@ -20,7 +20,7 @@ std::string counted(uint64_t n, const char* singular, const char* plural) {
 
 std::string threads_text(uint64_t threads, bool sampler) {
     return counted(threads, "thread", "threads") +
-           (sampler && threads > 1 ? " (one of them memtrace's sampler)" : "");
+           (sampler && threads > 1 ? ", one of them memtrace's sampler" : "");
 }
 
 std::string percent_of(uint64_t part, uint64_t whole) {
