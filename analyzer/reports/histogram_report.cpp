@@ -94,9 +94,12 @@ void write_text(std::ostream& out, const DumpReader& reader, const Histogram& h)
                            human_bytes(usable > requested ? usable - requested : 0), live_count,
                            human_bytes(live_bytes));
     };
-    for (const m::HistogramRow& row : hist.rows)
+    for (const m::HistogramRow& row : hist.rows) {
+        // A class with frees only (frees are classed by usable size) has nothing to show here.
+        if (row.count == 0 && row.live.count == 0) continue;
         line(class_label(row), row.count, row.requested_bytes, row.usable_bytes, row.live.count,
              row.live.bytes);
+    }
     line("total", hist.count(), hist.requested_bytes(), hist.usable_bytes(), hist.live_count(),
          hist.live_bytes());
     if (!hist.has_totals) {
