@@ -1,0 +1,63 @@
+#include "growth/site_key.h"
+
+#include <spdlog/fmt/fmt.h>
+
+namespace memtrace::growth {
+namespace {
+
+// Separators that cannot occur in symbol names or paths we print, so keys never collide.
+constexpr char kFieldSeparator = '\x1f';
+constexpr char kFrameSeparator = '\x1e';
+constexpr const char* kUnknownFunction = "??";
+constexpr const char* kExeModule = "<exe>";
+
+} // namespace
+
+std::string base_name(const std::string& path) {
+    const size_t slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+SiteKeyMaker::SiteKeyMaker(std::string exe_path, std::vector<ModuleInfo> modules)
+    : exe_path_(std::move(exe_path)), exe_name_(base_name(exe_path_)),
+      modules_(std::move(modules)) {
+}
+
+std::string SiteKeyMaker::module_name(const std::string& module_path) const {
+    if (module_path.empty()) return "";
+    if (!exe_path_.empty() && module_path == exe_path_) return kExeModule;
+    return base_name(module_path);
+}
+
+uint64_t SiteKeyMaker::module_offset(const SymbolizedFrame& frame) const {
+    for (const ModuleInfo& module : modules_) {
+        if (module.path == frame.module && frame.address >= module.start &&
+            frame.address < module.end) {
+            return frame.address - module.start;
+        }
+    }
+    return frame.address; // no module: the address is all there is
+}
+
+SiteKeys SiteKeyMaker::keys(const std::vector<SymbolizedFrame>& frames) const {
+    SiteKeys keys;
+    for (const SymbolizedFrame& frame : frames) {
+        const std::string module = module_name(frame.module);
+        const bool known = !frame.function.empty() && frame.function != kUnknownFunction;
+        keys.loose += known ? frame.function : kUnknownFunction;
+        keys.loose += kFieldSeparator;
+        keys.loose += module;
+        keys.loose += kFrameSeparator;
+        if (known) {
+            keys.exact += fmt::format("{}{}{}{}{}:{}", frame.function, kFieldSeparator, module,
+                                      kFieldSeparator, base_name(frame.file), frame.line);
+        } else {
+            keys.exact += fmt::format("{}{}{}+{:x}", kUnknownFunction, kFieldSeparator, module,
+                                      module_offset(frame));
+        }
+        keys.exact += kFrameSeparator;
+    }
+    return keys;
+}
+
+} // namespace memtrace::growth
