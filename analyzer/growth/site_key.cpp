@@ -1,6 +1,7 @@
 #include "growth/site_key.h"
 
 #include <spdlog/fmt/fmt.h>
+#include <string_view>
 
 namespace memtrace::growth {
 namespace {
@@ -11,7 +12,28 @@ constexpr char kFrameSeparator = '\x1e';
 constexpr const char* kUnknownFunction = "??";
 constexpr const char* kExeModule = "<exe>";
 
+// GCC names the copies it specializes "f.isra.0", "f.constprop.1", "f.part.0", "f.cold" (and
+// LTO "f.lto_priv.0"): an optimized build's symbol for what another build calls "f".
+bool is_clone_suffix(std::string_view part) {
+    for (const std::string_view kind :
+         {"isra", "constprop", "part", "cold", "lto_priv", "localalias", "clone"}) {
+        if (part == kind) return true;
+    }
+    return !part.empty() && part.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 } // namespace
+
+std::string function_identity(const std::string& function) {
+    size_t end = function.size();
+    while (true) {
+        const size_t dot = function.rfind('.', end == 0 ? 0 : end - 1);
+        if (dot == std::string::npos || dot == 0) break;
+        if (!is_clone_suffix(std::string_view(function).substr(dot + 1, end - dot - 1))) break;
+        end = dot;
+    }
+    return function.substr(0, end);
+}
 
 std::string base_name(const std::string& path) {
     const size_t slash = path.rfind('/');
@@ -44,12 +66,13 @@ SiteKeys SiteKeyMaker::keys(const std::vector<SymbolizedFrame>& frames) const {
     for (const SymbolizedFrame& frame : frames) {
         const std::string module = module_name(frame.module);
         const bool known = !frame.function.empty() && frame.function != kUnknownFunction;
-        keys.loose += known ? frame.function : kUnknownFunction;
+        const std::string function = known ? function_identity(frame.function) : kUnknownFunction;
+        keys.loose += function;
         keys.loose += kFieldSeparator;
         keys.loose += module;
         keys.loose += kFrameSeparator;
         if (known) {
-            keys.exact += fmt::format("{}{}{}{}{}:{}", frame.function, kFieldSeparator, module,
+            keys.exact += fmt::format("{}{}{}{}{}:{}", function, kFieldSeparator, module,
                                       kFieldSeparator, base_name(frame.file), frame.line);
         } else {
             keys.exact += fmt::format("{}{}{}+{:x}", kUnknownFunction, kFieldSeparator, module,

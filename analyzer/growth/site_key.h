@@ -10,7 +10,8 @@
 // "<exe>" whatever it is called, so two builds in different directories or under different
 // names still match. A frame without a function name is its module plus its offset in the
 // module (stable across runs of one build; only the loose key matches it across builds).
-// Whether a frame was inlined is ignored: an optimizing build may inline what another calls.
+// Whether a frame was inlined is ignored: an optimizing build may inline what another calls, and
+// the suffixes GCC gives to specialized copies ("f.isra.0") are dropped.
 #pragma once
 
 #include "symbolizer.h"
@@ -41,6 +42,11 @@ private:
     std::string exe_name_;
     std::vector<ModuleInfo> modules_;
 };
+
+// A function name without the suffixes of compiler-made copies: "f.isra.0", "f.constprop.2",
+// "f.part.0", "f.cold" are all "f". Names of C++ functions keep their dots in operators and
+// templates ("operator." does not exist; digits-only parts after a dot occur only in clones).
+std::string function_identity(const std::string& function);
 
 // The part of a path after its last '/'.
 std::string base_name(const std::string& path);

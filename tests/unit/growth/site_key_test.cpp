@@ -59,6 +59,21 @@ TEST(SiteKey, InliningDoesNotMatter) {
             .exact);
 }
 
+TEST(SiteKey, CompilerClonesAreTheirFunction) {
+    EXPECT_EQ(function_identity("cache_store.constprop.0"), "cache_store");
+    EXPECT_EQ(function_identity("parse.isra.0"), "parse");
+    EXPECT_EQ(function_identity("f.part.0.cold"), "f");
+    EXPECT_EQ(function_identity("main.cold"), "main");
+    EXPECT_EQ(function_identity("g.lto_priv.0"), "g");
+    EXPECT_EQ(function_identity("plain"), "plain");
+    EXPECT_EQ(function_identity("ns::Type::method(int) const"), "ns::Type::method(int) const");
+    EXPECT_EQ(function_identity("version.2.major"), "version.2.major");
+    EXPECT_EQ(function_identity(".5"), ".5");
+    const SiteKeyMaker maker("/a/p", {});
+    EXPECT_EQ(maker.keys({frame("cache_store.constprop.0", "c.c", 4, "/a/p", 1)}).exact,
+              maker.keys({frame("cache_store", "c.c", 4, "/a/p", 2)}).exact);
+}
+
 TEST(SiteKey, LinesSeparateExactKeysButNotLooseOnes) {
     const SiteKeyMaker maker("/a/p", {});
     const SiteKeys line9 = maker.keys({frame("main", "main.c", 9, "/a/p", 1)});
