@@ -33,7 +33,9 @@ SiteCatalog::KeyedState SiteCatalog::keyed(const HeapState& state) {
         if (inserted) {
             keyed.sites.push_back({sites_[site].keys, {}});
             keyed.catalog_index.push_back(site);
+            keyed.stack_ids.emplace_back();
         }
+        keyed.stack_ids[entry->second].push_back(stack.stack_id);
         LiveFigures& live = keyed.sites[entry->second].live;
         live.bytes += stack.live.bytes;
         live.blocks += stack.live.blocks;

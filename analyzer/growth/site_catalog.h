@@ -34,10 +34,11 @@ public:
     }
 
     // The state summed per site: one KeyedSite per site with live blocks, and for each the
-    // index of its CatalogSite.
+    // index of its CatalogSite and the stacks that hold its blocks.
     struct KeyedState {
         std::vector<KeyedSite> sites;
         std::vector<size_t> catalog_index;
+        std::vector<std::vector<uint32_t>> stack_ids; // the stacks live in this state
     };
     KeyedState keyed(const HeapState& state);
 

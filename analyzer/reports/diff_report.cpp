@@ -82,7 +82,7 @@ const Side& shown_side(const SiteDelta& delta, const Side& a, const Side& b) {
 nlohmann::json stack_ids(const std::vector<size_t>& keyed_sites, const Side& side) {
     nlohmann::json ids = nlohmann::json::array();
     for (const size_t i : keyed_sites) {
-        for (const uint32_t id : side.dump->catalog.sites()[side.keyed.catalog_index[i]].stack_ids)
+        for (const uint32_t id : side.keyed.stack_ids[i])
             ids.push_back(id);
     }
     return ids;
