@@ -91,6 +91,7 @@ std::optional<size_t> resolve_snapshot(const DumpSpec& spec,
                                        const std::vector<SnapshotListing>& snapshots) {
     const std::string& selector = spec.selector;
     if (selector.empty() || selector == kEndSelector) return std::nullopt;
+    if (snapshots.empty()) throw DumpError(listing(spec.path, snapshots));
     if (all_digits(selector)) {
         // Compare as text length first: a number too large for size_t is simply out of range.
         const size_t number =

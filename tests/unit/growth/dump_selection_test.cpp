@@ -116,9 +116,9 @@ TEST(DumpSelection, LongListsShowBothEnds) {
 
 TEST(DumpSelection, DumpWithoutSnapshotsSaysHowToTakeThem) {
     const std::string message = error_of([] { resolve_snapshot({"a@1", "a", "1"}, {}); });
-    EXPECT_NE(message.find("a has no snapshots (take them with MEMTRACE_INTERVAL"),
-              std::string::npos)
+    EXPECT_EQ(message.rfind("a has no snapshots (take them with MEMTRACE_INTERVAL", 0), 0u)
         << message;
+    EXPECT_EQ(resolve_snapshot({"a@end", "a", "end"}, {}), std::nullopt);
 }
 
 TEST(DumpSelection, DescribesTheChoice) {
