@@ -67,9 +67,12 @@ GrowthRanking rank_growth(const std::vector<double>& times_s, const std::vector<
         const LineFit over_time = fit_line(times_s, bytes);
         g.bytes_per_second = over_time.slope;
         g.r2 = over_time.r2;
-        g.bytes_per_snapshot = fit_line(numbers, bytes).slope;
+        const LineFit over_snapshots = fit_line(numbers, bytes);
+        g.bytes_per_snapshot = over_snapshots.slope;
+        g.r2_snapshots = over_snapshots.r2;
         g.blocks_per_snapshot = fit_line(numbers, as_doubles(s.blocks)).slope;
-        g.steady = g.net_bytes > 0 && g.bytes_per_second > 0 && g.r2 >= rule.min_r2;
+        g.steady = g.net_bytes > 0 && g.bytes_per_second > 0 && g.bytes_per_snapshot > 0 &&
+                   std::max(g.r2, g.r2_snapshots) >= rule.min_r2;
         if (g.steady) {
             all.push_back(g);
         } else if (g.net_bytes > 0) {

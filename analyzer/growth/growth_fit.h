@@ -4,8 +4,11 @@
 //
 // The rule (docs/growth.md): a site grows steadily when, over the snapshots considered,
 //  - its live bytes at the last snapshot exceed those at the first (net growth > 0),
-//  - the fitted slope over time is positive, and
-//  - the fit explains most of the variation: R^2 >= min_r2 (default 0.8).
+//  - the fitted slopes over time and over snapshot number are positive, and
+//  - a line explains most of the variation: R^2 >= min_r2 (default 0.8) for the fit over time
+//    or for the fit over snapshot number. Snapshots need not be evenly spaced: taken through
+//    the API after every N requests, they mark work done, and a load-dependent pace must not
+//    make a leak of exactly N x 1 KiB per snapshot look unsteady.
 // A site that allocates and frees a lot but stays flat has a slope near 0 and an R^2 near 0
 // (its live bytes only wobble), and one that rises and falls back has no net growth. Steady
 // sites rank by bytes per second, then net growth.
@@ -43,7 +46,8 @@ struct SiteGrowth {
     double bytes_per_second = 0;   // fitted slope over time
     double bytes_per_snapshot = 0; // fitted slope over snapshot number
     double blocks_per_snapshot = 0;
-    double r2 = 0; // of the fit over time
+    double r2 = 0;           // of the fit over time
+    double r2_snapshots = 0; // of the fit over snapshot number
     uint64_t first_bytes = 0, last_bytes = 0, first_blocks = 0, last_blocks = 0;
     int64_t net_bytes = 0; // last - first
     int64_t net_blocks = 0;

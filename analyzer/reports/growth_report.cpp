@@ -128,6 +128,7 @@ nlohmann::json to_json(const Analysis& a, const growth::SiteCatalog& catalog, si
             {"bytes_per_snapshot", g.bytes_per_snapshot},
             {"blocks_per_snapshot", g.blocks_per_snapshot},
             {"r2", g.r2},
+            {"r2_snapshots", g.r2_snapshots},
             {"share", g.share},
             {"first_bytes", g.first_bytes},
             {"last_bytes", g.last_bytes},
@@ -190,7 +191,9 @@ void write_text(std::ostream& out, const Analysis& a, const growth::SiteCatalog&
         out << '\n'
             << rank + 1 << ". " << rate(g.bytes_per_snapshot) << " per snapshot, "
             << rate(g.bytes_per_second) << " per second"
-            << fmt::format(" (R\u00b2 {:.3f}), {:.1f}% of the growth\n", g.r2, g.share * 100)
+            << fmt::format(" (R\u00b2 {:.3f} over time, {:.3f} over snapshots), {:.1f}% of the "
+                           "growth\n",
+                           g.r2, g.r2_snapshots, g.share * 100)
             << "   " << g.first_bytes << " -> " << g.last_bytes << " bytes, " << g.first_blocks
             << " -> " << g.last_blocks << " blocks"
             << fmt::format(" ({:+.1f} blocks per snapshot); rose in {} of {} intervals\n",
@@ -204,8 +207,8 @@ void write_text(std::ostream& out, const Analysis& a, const growth::SiteCatalog&
     }
     out << '\n'
         << a.ranking.steady.size() << (a.ranking.steady.size() == 1 ? " site" : " sites")
-        << fmt::format(" grew steadily (positive slope, R\u00b2 >= {:.2f}, more live bytes at the "
-                       "last snapshot than at the first)",
+        << fmt::format(" grew steadily (positive slopes, R\u00b2 >= {:.2f} over time or over "
+                       "snapshots, more live bytes at the last snapshot than at the first)",
                        a.min_r2);
     if (a.ranking.unsteady != 0) {
         out << "; " << a.ranking.unsteady

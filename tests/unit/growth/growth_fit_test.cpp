@@ -92,6 +92,19 @@ TEST(GrowthFit, UnevenIntervalsUseTimeForTheSlope) {
     EXPECT_LT(ranking.steady[0].r2, 1);
 }
 
+TEST(GrowthFit, SteadyPerSnapshotCountsWhenTheTimesAreIrregular) {
+    // API snapshots every 1000 requests, the machine slowing down and speeding up: exactly
+    // 1024000 bytes per snapshot, at uneven times.
+    const std::vector<double> times = {0.1, 0.2, 1.5, 1.6, 1.7, 4.0, 4.1};
+    const std::vector<SiteSeries> sites = {
+        series({1024000, 2048000, 3072000, 4096000, 5120000, 6144000, 7168000})};
+    const GrowthRanking ranking = rank_growth(times, sites, GrowthRule{.min_r2 = 0.95});
+    ASSERT_EQ(ranking.steady.size(), 1u);
+    EXPECT_LT(ranking.steady[0].r2, 0.95);
+    EXPECT_DOUBLE_EQ(ranking.steady[0].r2_snapshots, 1.0);
+    EXPECT_DOUBLE_EQ(ranking.steady[0].bytes_per_snapshot, 1024000);
+}
+
 TEST(GrowthFit, MinimumFitQualityIsTheCaller_s) {
     const std::vector<SiteSeries> noisy = {series({0, 900, 500, 1500, 1200, 2000})};
     const std::vector<double> times = {1, 2, 3, 4, 5, 6};
