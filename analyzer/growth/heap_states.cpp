@@ -38,6 +38,16 @@ const char* trigger_name(format::SnapshotTrigger trigger) {
     return "?";
 }
 
+std::optional<uint64_t> rss_at_snapshot(const DumpReader& reader, size_t snapshot) {
+    const uint64_t time_ns = reader.snapshots().at(snapshot).time_ns;
+    const auto& samples = reader.memory_samples(); // sorted by time
+    const auto found = std::lower_bound(
+        samples.begin(), samples.end(), time_ns,
+        [](const ProcessMemorySample& sample, uint64_t t) { return sample.time_ns < t; });
+    if (found == samples.end() || found->time_ns != time_ns) return std::nullopt;
+    return found->memory.vm_rss;
+}
+
 std::vector<SnapshotListing> snapshot_listings(const DumpReader& reader) {
     std::vector<SnapshotListing> listings;
     for (const SnapshotMark& mark : reader.snapshots()) {

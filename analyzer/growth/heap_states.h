@@ -33,6 +33,10 @@ std::vector<HeapState> capture_states(const DumpReader& reader, const std::vecto
 // The dump's snapshots as selection errors list them.
 std::vector<SnapshotListing> snapshot_listings(const DumpReader& reader);
 
+// The process's RSS in bytes recorded with snapshot `snapshot` (the preload stamps its
+// ProcessMemory record with the snapshot's time); nullopt when the dump has none.
+std::optional<uint64_t> rss_at_snapshot(const DumpReader& reader, size_t snapshot);
+
 // "interval", "signal", "api", "exit".
 const char* trigger_name(format::SnapshotTrigger trigger);
 

@@ -8,6 +8,7 @@
 #include "reports/stack_frames.h"
 
 #include <memory>
+#include <optional>
 #include <spdlog/fmt/fmt.h>
 
 namespace memtrace::reports {
@@ -88,23 +89,38 @@ nlohmann::json stack_ids(const std::vector<size_t>& keyed_sites, const Side& sid
     return ids;
 }
 
-nlohmann::json side_json(const Side& side) {
-    const DumpReader& reader = side.dump->reader;
+std::optional<uint64_t> rss_of(const Side& side) {
+    if (!side.moment) return std::nullopt;
+    return growth::rss_at_snapshot(side.dump->reader, *side.moment);
+}
+
+nlohmann::json side_json(const Side& of) {
+    const DumpReader& reader = of.dump->reader;
+    const growth::DumpSpec& side_spec = of.spec;
+    const auto& listings = of.listings;
+    const growth::HeapState& state = of.state;
+    const std::optional<uint64_t> rss = rss_of(of);
     nlohmann::json snapshot = nullptr;
-    if (side.moment) {
-        const growth::SnapshotListing& listing = side.listings[*side.moment];
-        snapshot = {{"number", *side.moment + 1},
+    if (of.moment) {
+        const growth::SnapshotListing& listing = listings[*of.moment];
+        snapshot = {{"number", *of.moment + 1},
                     {"label", listing.label},
                     {"trigger", listing.trigger},
                     {"time_s", listing.time_s}};
     }
-    return {
-        {"argument", side.spec.argument},        {"dump", side.spec.path},
-        {"snapshot", std::move(snapshot)},       {"snapshot_count", side.listings.size()},
-        {"program", program_name(reader)},       {"pid", reader.header().pid},
-        {"complete", reader.complete()},         {"sampled", reader.sampled()},
-        {"total_bytes", side.state.total.bytes}, {"total_blocks", side.state.total.blocks},
-    };
+    nlohmann::json side = nlohmann::json::object();
+    side["argument"] = side_spec.argument;
+    side["dump"] = side_spec.path;
+    side["snapshot"] = std::move(snapshot);
+    side["snapshot_count"] = listings.size();
+    side["program"] = program_name(reader);
+    side["pid"] = reader.header().pid;
+    side["complete"] = reader.complete();
+    side["sampled"] = reader.sampled();
+    side["total_bytes"] = state.total.bytes;
+    side["total_blocks"] = state.total.blocks;
+    side["rss_bytes"] = rss ? nlohmann::json(*rss) : nlohmann::json(nullptr);
+    return side;
 }
 
 nlohmann::json to_json(const Side& a, const Side& b, const growth::SiteDiff& diff, size_t shown) {
@@ -146,7 +162,10 @@ void write_side_text(std::ostream& out, const char* name, const Side& side) {
         << "     " << printable(program_name(reader)) << " (pid " << reader.header().pid
         << "), live: " << side.state.total.bytes << " bytes ("
         << human_bytes(side.state.total.bytes) << ") in " << side.state.total.blocks
-        << (side.state.total.blocks == 1 ? " block\n" : " blocks\n");
+        << (side.state.total.blocks == 1 ? " block" : " blocks");
+    if (const std::optional<uint64_t> rss = rss_of(side))
+        out << "; RSS " << *rss << " bytes (" << human_bytes(*rss) << ')';
+    out << '\n';
 }
 
 void write_text(std::ostream& out, const Side& a, const Side& b, const growth::SiteDiff& diff,

@@ -8,6 +8,7 @@
 #include "reports/dump_facts.h"
 #include "reports/stack_frames.h"
 
+#include <optional>
 #include <spdlog/fmt/fmt.h>
 #include <unordered_map>
 
@@ -99,6 +100,10 @@ std::string rate(double bytes) {
                        bytes < 0 ? "-" : "+", human);
 }
 
+nlohmann::json optional_json(std::optional<uint64_t> value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
 nlohmann::json uint_array(const std::vector<uint64_t>& values) {
     nlohmann::json list = nlohmann::json::array();
     for (const uint64_t v : values)
@@ -111,12 +116,14 @@ nlohmann::json to_json(const Analysis& a, const growth::SiteCatalog& catalog, si
     nlohmann::json snapshots = nlohmann::json::array();
     for (size_t i = 0; i < a.considered.size(); ++i) {
         const growth::SnapshotListing& listing = a.listings[a.considered[i]];
-        snapshots.push_back({{"number", a.considered[i] + 1},
-                             {"label", listing.label},
-                             {"trigger", listing.trigger},
-                             {"time_s", listing.time_s},
-                             {"live_bytes", a.states[i].total.bytes},
-                             {"live_blocks", a.states[i].total.blocks}});
+        snapshots.push_back(
+            {{"number", a.considered[i] + 1},
+             {"label", listing.label},
+             {"trigger", listing.trigger},
+             {"time_s", listing.time_s},
+             {"live_bytes", a.states[i].total.bytes},
+             {"live_blocks", a.states[i].total.blocks},
+             {"rss_bytes", optional_json(growth::rss_at_snapshot(a.reader, a.considered[i]))}});
     }
     nlohmann::json sites = nlohmann::json::array();
     for (size_t rank = 0; rank < shown; ++rank) {
@@ -184,6 +191,12 @@ void write_text(std::ostream& out, const Analysis& a, const growth::SiteCatalog&
     out << "  live heap " << first.total.bytes << " -> " << last.total.bytes << " bytes ("
         << human_bytes(first.total.bytes) << " -> " << human_bytes(last.total.bytes) << "), "
         << first.total.blocks << " -> " << last.total.blocks << " blocks\n";
+    const auto first_rss = growth::rss_at_snapshot(a.reader, a.considered.front());
+    const auto last_rss = growth::rss_at_snapshot(a.reader, a.considered.back());
+    if (first_rss && last_rss) {
+        out << "  RSS " << *first_rss << " -> " << *last_rss << " bytes ("
+            << human_bytes(*first_rss) << " -> " << human_bytes(*last_rss) << ")\n";
+    }
 
     for (size_t rank = 0; rank < shown; ++rank) {
         const growth::SiteGrowth& g = a.ranking.steady[rank];

@@ -55,6 +55,8 @@ DumpBuilder service_run(uint64_t base, uint32_t first_id, int snapshots) {
         next_cache += 0x1000;
         if (k % 2 == 1) chunk.alloc(t - 200, 0x600000 + k * 0x1000, 500, churn);
         chunk.snapshot(t, f::SnapshotTrigger::Api, "after-" + std::to_string(k));
+        // RSS with every snapshot but the second, in MiB: 10 + k.
+        if (k != 2) chunk.process_memory(t, {(10u + k) << 20, 1u << 30, 0, 0, 0, 1});
         if (k % 2 == 1) chunk.free(t + 100, 0x600000 + k * 0x1000);
     }
     const uint64_t end = T0 + static_cast<uint64_t>(snapshots + 1) * kSecond;
@@ -106,6 +108,9 @@ TEST(GrowthReport, RanksTheCacheAndNotTheChurn) {
     EXPECT_EQ(growth.at("snapshots").at(0).at("live_bytes"), 64 + 1024 + 500);
     EXPECT_EQ(growth.at("snapshots").at(1).at("live_bytes"), 64 + 2048);
     EXPECT_DOUBLE_EQ(growth.at("duration_s").get<double>(), 5.0);
+    EXPECT_EQ(growth.at("snapshots").at(0).at("rss_bytes"), 11 << 20);
+    EXPECT_EQ(growth.at("snapshots").at(1).at("rss_bytes"), nullptr);
+    EXPECT_EQ(growth.at("snapshots").at(5).at("rss_bytes"), 16 << 20);
     ASSERT_EQ(growth.at("site_count"), 1);
     const json& cache = growth.at("sites").at(0);
     EXPECT_EQ(cache.at("stack_ids"), json::array({1}));
@@ -156,6 +161,8 @@ TEST(GrowthReport, DiffBetweenSnapshotsOfOneDump) {
     EXPECT_EQ(diff.at("a").at("snapshot").at("number"), 1);
     EXPECT_EQ(diff.at("b").at("snapshot").at("label"), "after-6");
     EXPECT_EQ(diff.at("a").at("total_bytes"), 64 + 1024 + 500);
+    EXPECT_EQ(diff.at("a").at("rss_bytes"), 11 << 20);
+    EXPECT_EQ(diff.at("b").at("rss_bytes"), 16 << 20);
     EXPECT_EQ(diff.at("total_delta_bytes"), 5 * 1024 - 500);
     ASSERT_EQ(diff.at("site_count"), 2);
     EXPECT_EQ(diff.at("unchanged_sites"), 1); // the ring
@@ -171,6 +178,7 @@ TEST(GrowthReport, DiffBetweenSnapshotsOfOneDump) {
     const json to_end = diff_json(path + "@6", path);
     EXPECT_EQ(to_end.at("b").at("snapshot"), nullptr);
     EXPECT_EQ(to_end.at("b").at("total_bytes"), 64);
+    EXPECT_EQ(to_end.at("b").at("rss_bytes"), nullptr);
     EXPECT_EQ(diff_json(path + "@6", path + "@end").at("sites"), to_end.at("sites"));
 }
 
