@@ -7,6 +7,7 @@
 #include "reports/dump_facts.h"
 #include "reports/stack_frames.h"
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <spdlog/fmt/fmt.h>
@@ -14,7 +15,6 @@
 namespace memtrace::reports {
 namespace {
 
-using growth::LiveFigures;
 using growth::SiteDelta;
 
 // One dump, read once however many of its states are compared.
@@ -34,9 +34,15 @@ struct Side {
     growth::SiteCatalog::KeyedState keyed;
 };
 
+// Two spellings of one file ("a.mtd", "./a.mtd") are one dump.
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code error;
+    return a == b || std::filesystem::equivalent(a, b, error);
+}
+
 void load(Side& a, Side& b) {
     a.dump = std::make_shared<Dump>(a.spec.path);
-    b.dump = a.spec.path == b.spec.path ? a.dump : std::make_shared<Dump>(b.spec.path);
+    b.dump = same_file(a.spec.path, b.spec.path) ? a.dump : std::make_shared<Dump>(b.spec.path);
     for (Side* side : {&a, &b}) {
         side->listings = growth::snapshot_listings(side->dump->reader);
         side->moment = growth::resolve_snapshot(side->spec, side->listings);
