@@ -114,6 +114,30 @@ TEST_F(GrowthDiff, GrowthRanksTheCacheFirstWith1024BytesPerRequest) {
         EXPECT_EQ(text.out.find("in " + churn), std::string::npos) << churn << "\n" << text.out;
 }
 
+TEST_F(GrowthDiff, PeriodicSnapshotsCatchChurnMidRequestAndItStillDoesNotRank) {
+    // The sampler's snapshots every 10 ms land in the middle of requests, where the churn sites
+    // hold their temporary buffers: their live bytes wobble, the cache's still rise.
+    std::vector<std::string> argv = {program("growth_service").string(), "30000"};
+    ProcessSpec spec = memtrace_run_spec(dir(), {"-o", dump_of("growth_service").string()}, argv);
+    spec.env_overrides["MEMTRACE_INTERVAL"] = "0.01";
+    const ProcessResult run = run_process(spec);
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    // Up to the last API snapshot: after it the service frees its cache and exits.
+    const json growth =
+        analyze_json({"growth", dump_of("growth_service").string(), "--to", "after-30000"});
+    SCOPED_TRACE(growth.dump(2));
+    size_t periodic = 0;
+    for (const json& snapshot : growth.at("snapshots"))
+        periodic += snapshot.at("trigger") == "interval" ? 1 : 0;
+    EXPECT_EQ(growth.at("snapshots").size(), 30 + periodic);
+    EXPECT_GE(periodic, 1u) << "the run was too short for a periodic snapshot";
+    ASSERT_EQ(growth.at("site_count").get<size_t>(), 1u);
+    const json& cache = growth.at("sites").at(0);
+    expect_cache_frames(cache);
+    EXPECT_EQ(cache.at("net_bytes").get<int64_t>(), 29000 * 1024);
+    EXPECT_GT(cache.at("r2").get<double>(), 0.8);
+}
+
 TEST_F(GrowthDiff, DiffBetweenSnapshotsShowsOnlyTheCache) {
     const auto dump = run_service("growth_service");
     const json diff =
