@@ -1,6 +1,5 @@
 // `memtrace histogram DUMP[@N|@LABEL|@end] [--json]`
 #include "cli/commands.h"
-#include "memory/snapshot_selection.h"
 #include "reports/histogram_report.h"
 
 #include <CLI/CLI.hpp>
@@ -19,14 +18,13 @@ void add_histogram_command(CLI::App& app, int* exit_code) {
         "histogram", "Allocations per size class: counts, requested, usable and live bytes");
     command
         ->add_option("DUMP", options->dump,
-                     "Dump file; DUMP@N or DUMP@LABEL for the state at a snapshot")
+                     "Dump file; DUMP@N or DUMP@LABEL for the state at a snapshot "
+                     "(docs/cli.md)")
         ->required();
     command->add_flag("--json", options->report.json,
                       "Write one JSON object (docs/json-schema.md)");
     command->callback([options, exit_code] {
-        const memory::DumpSelection selection = memory::split_dump_selection(options->dump);
-        options->report.selector = selection.selector;
-        reports::write_histogram_report(selection.path, options->report, std::cout);
+        reports::write_histogram_report(options->dump, options->report, std::cout);
         std::cout.flush();
         *exit_code = 0;
     });

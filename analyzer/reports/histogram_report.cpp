@@ -1,8 +1,9 @@
 #include "reports/histogram_report.h"
 
+#include "growth/dump_selection.h"
+#include "growth/heap_states.h"
 #include "memory/checkpoint_replay.h"
 #include "memory/size_histogram.h"
-#include "memory/snapshot_selection.h"
 #include "reports/dump_facts.h"
 
 #include <nlohmann/json.hpp>
@@ -45,9 +46,9 @@ struct Histogram {
     std::optional<uint64_t> counts_time_ns; // of the size-class totals used
 };
 
-Histogram build(const DumpReader& reader, const std::string& selector) {
+Histogram build(const DumpReader& reader, const growth::DumpSpec& spec) {
     Histogram result;
-    result.snapshot = m::resolve_snapshot(reader, selector);
+    result.snapshot = growth::resolve_snapshot(spec, growth::snapshot_listings(reader));
     const SizeClassSample* totals = nullptr;
     std::vector<m::ClassLive> live;
     if (result.snapshot) {
@@ -171,10 +172,11 @@ nlohmann::json to_json(const DumpReader& reader, const Histogram& h) {
 
 } // namespace
 
-void write_histogram_report(const std::string& dump_path, const HistogramOptions& options,
+void write_histogram_report(const std::string& dump_argument, const HistogramOptions& options,
                             std::ostream& out) {
-    const DumpReader reader(dump_path);
-    const Histogram histogram = build(reader, options.selector);
+    const growth::DumpSpec spec = growth::parse_dump_spec(dump_argument);
+    const DumpReader reader(spec.path);
+    const Histogram histogram = build(reader, spec);
     if (options.json) {
         out << dump_json(to_json(reader, histogram)) << '\n';
     } else {

@@ -9,11 +9,11 @@ namespace memtrace::reports {
 
 struct HistogramOptions {
     bool json = false;
-    std::string selector; // after '@': a snapshot number or label, or "end"/empty
 };
 
-// Reads the dump and writes the histogram. Throws DumpError.
-void write_histogram_report(const std::string& dump_path, const HistogramOptions& options,
+// Reads the dump named by `dump_argument` (DUMP, DUMP@N, DUMP@LABEL or DUMP@end, as for
+// `memtrace diff`) and writes the histogram. Throws DumpError.
+void write_histogram_report(const std::string& dump_argument, const HistogramOptions& options,
                             std::ostream& out);
 
 } // namespace memtrace::reports

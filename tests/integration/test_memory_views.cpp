@@ -84,7 +84,7 @@ TEST_F(Histogram, ExactCountsForKnownRequestSizes) {
     ProcessResult missing =
         memory_view_text("histogram", dump_of("size_classes").string() + "@no-such-label", dir());
     EXPECT_EQ(missing.exit_code(), 1) << missing.describe();
-    EXPECT_NE(missing.err.find("no snapshot labelled 'no-such-label'"), std::string::npos)
+    EXPECT_NE(missing.err.find("no snapshot labelled \"no-such-label\""), std::string::npos)
         << missing.err;
 
     ProcessResult text = memory_view_text("histogram", dump_of("size_classes").string(), dir());

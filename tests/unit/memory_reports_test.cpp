@@ -84,7 +84,8 @@ json arenas_json(const std::filesystem::path& path) {
 
 json histogram_json(const std::filesystem::path& path, const std::string& selector) {
     std::ostringstream out;
-    reports::write_histogram_report(path.string(), {.json = true, .selector = selector}, out);
+    reports::write_histogram_report(path.string() + (selector.empty() ? "" : "@" + selector),
+                                    {.json = true}, out);
     return json::parse(out.str());
 }
 
