@@ -24,6 +24,8 @@ format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, u
 
 format::FileHeader* dump_header();
 const char* dump_path();
+// The dump's descriptor (-1 when there is no dump), for the leak scan that reads the dump back.
+int dump_fd();
 
 void dump_set_flag(uint32_t flag);
 // Writes the end fields of the header; async-signal-safe.

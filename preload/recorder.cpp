@@ -8,6 +8,7 @@
 #include "chunk_writer.h"
 #include "clock.h"
 #include "dump_file.h"
+#include "leak_scan.h"
 #include "memtrace/record_encoding.h"
 #include "module_map.h"
 #include "options.h"
@@ -96,6 +97,7 @@ void on_process_exit(int status, void*) {
         BusyScope busy;
         if (!emit_size_class_totals(event_time_ns())) stop_recording();
     }
+    leak_scan_at_exit();
     dump_set_end(format::EndReason::Exit, status, 0, true);
 }
 

@@ -1,0 +1,80 @@
+// The marking of the leak scan, as LeakSanitizer and memcheck do it: a live block is reachable
+// when an aligned pointer-sized word in a root range, or in a reachable block, points anywhere
+// inside it (interior pointers count). Of the blocks left over, those pointed to from another
+// unreachable block are indirect and the rest definite; a cycle of blocks that nothing outside
+// points to keeps its first block (lowest address) definite and the others indirect.
+//
+// Memory is read with process_vm_readv on the own process, which reports an error instead of
+// faulting on unmapped, PROT_NONE or guard pages and on blocks another thread just freed and
+// unmapped. Ranges of root memory are first checked with mincore so that pages never touched
+// (the unused part of an 8 MiB stack, a reserve) are not faulted in.
+#pragma once
+
+#include "live_blocks.h"
+#include "memtrace/dump_format.h"
+#include "scan_arena.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace memtrace::preload {
+
+enum class BlockState : uint8_t { Unreached = 0, Reachable = 1, Definite = 2, Indirect = 3 };
+
+class Reachability {
+public:
+    Reachability(ScanArena& arena, const LiveBlock* blocks, size_t count)
+        : arena_(arena), blocks_(blocks), count_(count) {
+    }
+
+    // Takes the scan memory (state, work list, read buffer). False when the arena is out.
+    bool init();
+
+    // Root memory of the process, read through process_vm_readv.
+    void scan_root_range(uintptr_t begin, uintptr_t end);
+    // Root words already in memtrace's hands (the exiting thread's registers).
+    void scan_root_words(const uintptr_t* words, size_t count);
+    // Marks everything reachable from the blocks the roots reached.
+    void propagate();
+    // Splits the unreached blocks into definite and indirect.
+    void classify();
+
+    BlockState state(size_t i) const {
+        return state_[i];
+    }
+    // The block containing address, or SIZE_MAX.
+    size_t find(uintptr_t address) const;
+
+    uint64_t bytes_read() const {
+        return bytes_read_;
+    }
+
+private:
+    enum class Mode { Reach, Classify };
+
+    void visit(size_t block);
+    void scan_words(const uint8_t* data, size_t bytes);
+    // Reads [begin, end) in buffer-sized pieces, skipping pages that cannot be read.
+    void read_and_scan(uintptr_t begin, uintptr_t end);
+    // Like read_and_scan, but first skips pages that are not resident.
+    void scan_resident(uintptr_t begin, uintptr_t end);
+    // Scans the contents of the blocks on the work list until it is empty.
+    void drain();
+
+    ScanArena& arena_;
+    const LiveBlock* blocks_;
+    size_t count_;
+    BlockState* state_ = nullptr;
+    uint32_t* work_ = nullptr;
+    size_t work_size_ = 0;
+    uint8_t* buffer_ = nullptr;
+    unsigned char* residency_ = nullptr;
+    uintptr_t lowest_ = 0; // [lowest_, highest_) covers every block
+    uintptr_t highest_ = 0;
+    Mode mode_ = Mode::Reach;
+    size_t leader_ = 0;
+    uint64_t bytes_read_ = 0;
+    size_t page_ = 4096;
+};
+
+} // namespace memtrace::preload
