@@ -25,6 +25,14 @@ size_t read_own_memory(uintptr_t address, uint8_t* out, size_t bytes) {
     return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
+// Where glibc puts the header of the chunk after a block of `size` bytes, counted from the
+// block: the chunk is size + 8 rounded up to 16 (at least 32), and the block starts 16 bytes in.
+uint64_t glibc_next_chunk_offset(uint64_t size) {
+    uint64_t chunk = (size + 8 + 15) & ~uint64_t{15};
+    if (chunk < 32) chunk = 32;
+    return chunk - 16;
+}
+
 uint64_t block_extent(const LiveBlock& block) {
     return block.size ? block.size : 1; // a malloc(0) block is found by its own address
 }
@@ -60,7 +68,13 @@ size_t Reachability::find(uintptr_t address) const {
     }
     if (low == 0) return SIZE_MAX;
     const LiveBlock& block = blocks_[low - 1];
-    return address - block.address < block_extent(block) ? low - 1 : SIZE_MAX;
+    const uint64_t offset = address - block.address;
+    if (offset >= block_extent(block)) return SIZE_MAX;
+    // glibc malloc's pointers to a chunk (the arena's top, bins, free chunks' links) point at
+    // the chunk header, whose first word overlaps the last 8 bytes of the block in front: that
+    // one interior address is taken as allocator metadata, not as a pointer to the block.
+    if (offset != 0 && offset == glibc_next_chunk_offset(block.size)) return SIZE_MAX;
+    return low - 1;
 }
 
 void Reachability::visit(size_t block) {
