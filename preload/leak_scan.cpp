@@ -11,6 +11,7 @@
 #include "reachability.h"
 #include "recorder.h"
 #include "scan_arena.h"
+#include "size_class_counters.h"
 #include "thread_state.h"
 
 #include <algorithm>
@@ -160,6 +161,18 @@ void mapping_roots(const Mapping& m, const LiveBlocks& live, uintptr_t stack_poi
     if (cursor < m.end) scan(cursor, m.end);
 }
 
+// Live blocks by the size-class counters (every allocation minus every free, all threads).
+uint64_t expected_live() {
+    static f::SizeClassCounts classes[f::kSizeClassCount]; // only the exiting thread is here
+    sum_size_classes(classes);
+    uint64_t allocs = 0, frees = 0;
+    for (const f::SizeClassCounts& c : classes) {
+        allocs += c.count;
+        frees += c.free_count;
+    }
+    return allocs > frees ? allocs - frees : 0;
+}
+
 // The scan proper. Writes the Summary and Blocks records, or a Failed summary with a note.
 void run_scan(uintptr_t stack_pointer, uint64_t started) {
     const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
@@ -182,8 +195,8 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
                            NoteText().add("cannot map the dump to read it back"), started);
             return;
         }
-        const ReplayResult result =
-            replay_live_blocks(static_cast<const uint8_t*>(dump), data_end, arena, &live);
+        const ReplayResult result = replay_live_blocks(static_cast<const uint8_t*>(dump), data_end,
+                                                       arena, &live, expected_live());
         munmap(dump, data_end);
         if (result != ReplayResult::Ok) {
             write_not_done(f::LeakScanStatus::Failed,

@@ -23,8 +23,11 @@ public:
     explicit AddressTable(ScanArena& arena) : arena_(arena) {
     }
 
-    bool init() {
-        return rehash(uint64_t{1} << 16);
+    bool init(uint64_t expected) {
+        uint64_t capacity = uint64_t{1} << 16;
+        while (capacity < expected * 2 && capacity < (uint64_t{1} << 32))
+            capacity *= 2;
+        return rehash(capacity);
     }
 
     // Records an event unless the address already has a later one.
@@ -204,9 +207,9 @@ ReplayResult replay_chunk(const uint8_t* records, uint32_t committed, uint64_t b
 } // namespace
 
 ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
-                                LiveBlocks* out) {
+                                LiveBlocks* out, uint64_t expected_live) {
     AddressTable table(arena);
-    if (!table.init()) return ReplayResult::NoMemory;
+    if (!table.init(expected_live)) return ReplayResult::NoMemory;
     uint64_t events = 0;
     uint64_t offset = f::kHeaderSize;
     while (offset + sizeof(f::ChunkHeader) <= data_end) {

@@ -32,7 +32,9 @@ struct LiveBlocks {
 // Chunks are per thread and time-ordered, so no merge is needed: for each address the event
 // with the latest time wins, and a tie goes to the chunk later in the file. Reads `committed`
 // of each chunk atomically, so threads that keep writing meanwhile are harmless.
+// expected_live (the allocator's count of live blocks, 0 if unknown) sizes the address table up
+// front, to spare the rehashing.
 ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
-                                LiveBlocks* out);
+                                LiveBlocks* out, uint64_t expected_live = 0);
 
 } // namespace memtrace::preload

@@ -112,7 +112,8 @@ bool read_process_maps(ScanArena& arena, ProcessMaps* out) {
         }
         out->count = parse_process_maps(text, length, mappings, max);
         out->mappings = mappings;
-        arena.release(text);
+        // The text stays allocated: it is listed in the maps just read, and unmapping it now
+        // would leave a hole that the scan would try to read.
         return true;
     }
     return false;

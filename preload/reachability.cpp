@@ -1,5 +1,6 @@
 #include "reachability.h"
 
+#include <algorithm>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -10,10 +11,18 @@ namespace {
 constexpr size_t kBufferSize = 1 << 20;
 // mincore() is asked about this many pages at a time (256 MiB of 4 KiB pages).
 constexpr size_t kResidencyPages = 1 << 16;
-// Blocks read together in one process_vm_readv call.
-constexpr size_t kBatchBlocks = 512;
-// Larger blocks are scanned like root ranges (with mincore): a huge calloc'd block may be
-// mostly untouched.
+// Blocks taken off the work list at a time, and at most this many iovecs (spans of neighbouring
+// blocks) per process_vm_readv call (IOV_MAX is 1024).
+constexpr size_t kBatchBlocks = 4096;
+constexpr size_t kMaxSpans = 1024;
+// Rounds of at most this many blocks (following a linked list) read through a window of
+// kWindowSize bytes around the block, kept for the next rounds: a list allocated in order is
+// then read with one call per window rather than one per node.
+constexpr size_t kFewBlocks = 8;
+constexpr size_t kWindowSize = 64 * 1024;
+// Blocks closer than this are read as one span, the gap included.
+constexpr uintptr_t kSpanGap = 4096;
+// Larger blocks are scanned like root ranges, with mincore.
 constexpr size_t kLargeBlock = 256 * 1024;
 
 // Bytes read from the own process at `address`; fewer than asked (a prefix) when a page
@@ -42,10 +51,12 @@ uint64_t block_extent(const LiveBlock& block) {
 bool Reachability::init() {
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     state_ = static_cast<BlockState*>(arena_.allocate(count_ + 1));
+    covered_ = static_cast<uint8_t*>(arena_.allocate(count_ + 1));
     work_ = static_cast<uint32_t*>(arena_.allocate((count_ + 1) * sizeof(uint32_t)));
     buffer_ = static_cast<uint8_t*>(arena_.allocate(kBufferSize));
     residency_ = static_cast<unsigned char*>(arena_.allocate(kResidencyPages));
-    if (!state_ || !work_ || !buffer_ || !residency_) return false;
+    window_ = static_cast<uint8_t*>(arena_.allocate(kWindowSize));
+    if (!state_ || !covered_ || !work_ || !window_ || !buffer_ || !residency_) return false;
     if (count_) {
         lowest_ = blocks_[0].address;
         for (size_t i = 0; i < count_; ++i) {
@@ -79,18 +90,22 @@ size_t Reachability::find(uintptr_t address) const {
 
 void Reachability::visit(size_t block) {
     BlockState& s = state_[block];
-    if (mode_ == Mode::Reach) {
+    switch (mode_) {
+    case Mode::Reach:
         if (s != BlockState::Unreached) return;
         s = BlockState::Reachable;
         work_[work_size_++] = static_cast<uint32_t>(block);
         return;
-    }
-    if (block == leader_) return; // a cycle back to the leader leaves it definite
-    if (s == BlockState::Unreached) {
-        s = BlockState::Indirect;
+    case Mode::Incoming:
+        if (s == BlockState::Unreached && block != source_) s = BlockState::Indirect;
+        return;
+    case Mode::Cover:
+        if (s == BlockState::Reachable) return;
+        if (s == BlockState::Definite && block != leader_) s = BlockState::Indirect;
+        if (covered_[block]) return;
+        covered_[block] = 1;
         work_[work_size_++] = static_cast<uint32_t>(block);
-    } else if (s == BlockState::Definite) {
-        s = BlockState::Indirect; // an earlier leader: its own subtree is already indirect
+        return;
     }
 }
 
@@ -163,44 +178,105 @@ void Reachability::scan_root_range(uintptr_t begin, uintptr_t end) {
     drain();
 }
 
+void Reachability::scan_small_block(uint32_t index) {
+    const LiveBlock& b = blocks_[index];
+    source_ = index;
+    const bool inside = b.address >= window_begin_ && b.address + b.size <= window_end_;
+    if (!inside) {
+        // Read the window around the block (from its page, if the pages before cannot be read).
+        const uintptr_t page = b.address & ~(uintptr_t{page_} - 1);
+        const uintptr_t starts[2] = {page > kWindowSize / 2 ? page - kWindowSize / 2 : page, page};
+        window_begin_ = window_end_ = 0;
+        for (uintptr_t start : starts) {
+            const size_t got = read_own_memory(start, window_, kWindowSize);
+            if (got && b.address >= start && b.address + b.size <= start + got) {
+                window_begin_ = start;
+                window_end_ = start + got;
+                bytes_read_ += got;
+                break;
+            }
+        }
+        if (window_end_ == 0) {
+            read_and_scan(b.address, b.address + b.size);
+            return;
+        }
+    }
+    scan_words(window_ + (b.address - window_begin_), b.size);
+}
+
 void Reachability::drain() {
-    iovec remote[kBatchBlocks];
+    uint32_t batch[kBatchBlocks];
+    iovec spans[kMaxSpans];
     while (work_size_) {
-        // Large blocks go alone through the residency check; small ones in batches.
-        const LiveBlock& top = blocks_[work_[work_size_ - 1]];
-        if (top.size >= kLargeBlock) {
+        const uint32_t top = work_[work_size_ - 1];
+        if (blocks_[top].size >= kLargeBlock) {
+            // Alone, through the residency check: a huge calloc'd block may be mostly untouched.
             --work_size_;
-            scan_resident(top.address, top.address + top.size);
+            source_ = top;
+            scan_resident(blocks_[top].address, blocks_[top].address + blocks_[top].size);
             continue;
         }
-        size_t n = 0, total = 0;
-        while (work_size_ && n < kBatchBlocks) {
-            const LiveBlock& block = blocks_[work_[work_size_ - 1]];
-            if (block.size >= kLargeBlock || total + block.size > kBufferSize) break;
-            --work_size_;
-            remote[n] = iovec{reinterpret_cast<void*>(block.address), block.size};
-            total += block.size;
-            ++n;
+        size_t n = 0;
+        while (work_size_ && n < kBatchBlocks && blocks_[work_[work_size_ - 1]].size < kLargeBlock)
+            batch[n++] = work_[--work_size_];
+        if (n <= kFewBlocks) {
+            // A list being followed: one block at a time, through the window.
+            for (size_t i = 0; i < n; ++i)
+                scan_small_block(batch[i]);
+            continue;
         }
+        // Blocks are sorted by address, so index order is address order: neighbours are merged
+        // into spans, read with one iovec each (process_vm_readv's cost is per iovec and page).
+        std::sort(batch, batch + n);
+        size_t span_count = 0, total = 0, used = 0;
+        uintptr_t span_end = 0;
+        for (; used < n; ++used) {
+            const LiveBlock& b = blocks_[batch[used]];
+            const uintptr_t end = b.address + b.size;
+            if (span_count && b.address <= span_end + kSpanGap) {
+                const uintptr_t grown = end > span_end ? end - span_end : 0;
+                if (total + grown > kBufferSize) break;
+                total += grown;
+                span_end += grown;
+                spans[span_count - 1].iov_len += grown;
+            } else {
+                if (span_count == kMaxSpans || total + b.size > kBufferSize) break;
+                spans[span_count++] = iovec{reinterpret_cast<void*>(b.address), b.size};
+                span_end = end;
+                total += b.size;
+            }
+        }
+        for (size_t i = n; i-- > used;)
+            work_[work_size_++] = batch[i]; // for the next round
         iovec local{buffer_, total};
-        const ssize_t got = total ? process_vm_readv(getpid(), &local, 1, remote, n, 0) : 0;
+        const ssize_t got = total ? process_vm_readv(getpid(), &local, 1, spans, span_count, 0) : 0;
         if (got == static_cast<ssize_t>(total)) {
             bytes_read_ += total;
-            // Scanning may push more blocks, but the buffer is not read again until the next
-            // batch, so scanning all pieces first is safe.
-            size_t offset = 0;
-            for (size_t i = 0; i < n; ++i) {
-                scan_words(buffer_ + offset, remote[i].iov_len);
-                offset += remote[i].iov_len;
+            // The buffer is not read again before every block of this round is scanned, so the
+            // blocks that scanning queues wait for a later round.
+            size_t span = 0, span_offset = 0;
+            for (size_t i = 0; i < used; ++i) {
+                const LiveBlock& b = blocks_[batch[i]];
+                while (b.address + b.size >
+                       reinterpret_cast<uintptr_t>(spans[span].iov_base) + spans[span].iov_len) {
+                    span_offset += spans[span].iov_len;
+                    ++span;
+                }
+                source_ = batch[i];
+                scan_words(buffer_ + span_offset +
+                               (b.address - reinterpret_cast<uintptr_t>(spans[span].iov_base)),
+                           b.size);
             }
         } else {
-            // Some block could not be read (freed and unmapped meanwhile): one by one.
-            for (size_t i = 0; i < n; ++i) {
-                const uintptr_t address = reinterpret_cast<uintptr_t>(remote[i].iov_base);
-                read_and_scan(address, address + remote[i].iov_len);
+            // Something could not be read (a block freed and unmapped meanwhile): one by one.
+            for (size_t i = 0; i < used; ++i) {
+                source_ = batch[i];
+                read_and_scan(blocks_[batch[i]].address,
+                              blocks_[batch[i]].address + blocks_[batch[i]].size);
             }
         }
     }
+    source_ = SIZE_MAX;
 }
 
 void Reachability::propagate() {
@@ -209,14 +285,34 @@ void Reachability::propagate() {
 }
 
 void Reachability::classify() {
-    mode_ = Mode::Classify;
+    // 1. Which unreached blocks does another unreached block point to? Those are indirect, the
+    //    others definite. One pass over every unreached block, in batches.
+    mode_ = Mode::Incoming;
+    for (size_t i = count_; i-- > 0;)
+        if (state_[i] == BlockState::Unreached) work_[work_size_++] = static_cast<uint32_t>(i);
+    drain();
+    for (size_t i = 0; i < count_; ++i)
+        if (state_[i] == BlockState::Unreached) state_[i] = BlockState::Definite;
+    // 2. Everything the definite blocks lead to is accounted for.
+    mode_ = Mode::Cover;
+    leader_ = SIZE_MAX;
+    for (size_t i = count_; i-- > 0;) {
+        if (state_[i] != BlockState::Definite) continue;
+        covered_[i] = 1;
+        work_[work_size_++] = static_cast<uint32_t>(i);
+    }
+    drain();
+    // 3. What is left are cycles nothing outside points to: the lowest block of each becomes
+    //    definite, and a block it leads to that was made definite this way before is indirect.
     for (size_t i = 0; i < count_; ++i) {
-        if (state_[i] != BlockState::Unreached) continue;
+        if (state_[i] != BlockState::Indirect || covered_[i]) continue;
         state_[i] = BlockState::Definite;
+        covered_[i] = 1;
         leader_ = i;
         work_[work_size_++] = static_cast<uint32_t>(i);
         drain();
     }
+    leader_ = SIZE_MAX;
 }
 
 } // namespace memtrace::preload

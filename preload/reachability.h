@@ -2,7 +2,8 @@
 // when an aligned pointer-sized word in a root range, or in a reachable block, points anywhere
 // inside it (interior pointers count). Of the blocks left over, those pointed to from another
 // unreachable block are indirect and the rest definite; a cycle of blocks that nothing outside
-// points to keeps its first block (lowest address) definite and the others indirect.
+// points to keeps its first block (lowest address) definite and the others indirect, the result
+// memcheck's clique algorithm gives (LeakSanitizer calls every block of such a cycle indirect).
 //
 // Memory is read with process_vm_readv on the own process, which reports an error instead of
 // faulting on unmapped, PROT_NONE or guard pages and on blocks another thread just freed and
@@ -50,7 +51,13 @@ public:
     }
 
 private:
-    enum class Mode { Reach, Classify };
+    // What a pointer found while scanning does:
+    //   Reach     marks an unreached block reachable and queues it.
+    //   Incoming  marks an unreached block other than the one being read indirect (it has a
+    //             pointer from another unreachable block); queues nothing.
+    //   Cover     queues a definite or indirect block not yet covered; a definite one other
+    //             than the current leader becomes indirect (memcheck's clique merge).
+    enum class Mode { Reach, Incoming, Cover };
 
     void visit(size_t block);
     void scan_words(const uint8_t* data, size_t bytes);
@@ -58,6 +65,8 @@ private:
     void read_and_scan(uintptr_t begin, uintptr_t end);
     // Like read_and_scan, but first skips pages that are not resident.
     void scan_resident(uintptr_t begin, uintptr_t end);
+    // Scans one block through the read window (see kWindowSize).
+    void scan_small_block(uint32_t index);
     // Scans the contents of the blocks on the work list until it is empty.
     void drain();
 
@@ -65,14 +74,19 @@ private:
     const LiveBlock* blocks_;
     size_t count_;
     BlockState* state_ = nullptr;
+    uint8_t* covered_ = nullptr; // Cover mode: already queued
     uint32_t* work_ = nullptr;
     size_t work_size_ = 0;
     uint8_t* buffer_ = nullptr;
     unsigned char* residency_ = nullptr;
+    uint8_t* window_ = nullptr; // a copy of [window_begin_, window_end_)
+    uintptr_t window_begin_ = 0;
+    uintptr_t window_end_ = 0;
     uintptr_t lowest_ = 0; // [lowest_, highest_) covers every block
     uintptr_t highest_ = 0;
     Mode mode_ = Mode::Reach;
-    size_t leader_ = 0;
+    size_t leader_ = SIZE_MAX; // Cover mode: the block whose flood this is (SIZE_MAX: none)
+    size_t source_ = SIZE_MAX; // the block being read (SIZE_MAX: root memory)
     uint64_t bytes_read_ = 0;
     size_t page_ = 4096;
 };
