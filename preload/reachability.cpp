@@ -101,7 +101,8 @@ void Reachability::visit(size_t block) {
         return;
     case Mode::Cover:
         if (s == BlockState::Reachable) return;
-        if (s == BlockState::Definite && block != leader_) s = BlockState::Indirect;
+        if (s == BlockState::Definite && block != leader_ && block != source_)
+            s = BlockState::Indirect;
         if (covered_[block]) return;
         covered_[block] = 1;
         work_[work_size_++] = static_cast<uint32_t>(block);

@@ -136,3 +136,29 @@ TEST(Reachability, UnreadableMemoryIsSkippedNotFaulted) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Reachability, CycleLeadingToALowerCycleMakesTheLowerOneIndirect) {
+    // Cycle Y = {0, 1} (lower addresses), cycle X = {2, 3}, and 3 -> 0. Nothing points to X from
+    // outside, so X's lowest block is definite and all of Y is indirect (memcheck's cliques).
+    // Block 4: a self-pointer only, still definite.
+    FakeHeap heap;
+    heap.point(0, 0, heap.address(1));
+    heap.point(1, 0, heap.address(0));
+    heap.point(2, 0, heap.address(3));
+    heap.point(3, 0, heap.address(2));
+    heap.point(3, 1, heap.address(0) + 8);
+    heap.point(4, 2, heap.address(4));
+    mp::ScanArena arena;
+    mp::Reachability r(arena, heap.blocks(), 5);
+    ASSERT_TRUE(r.init());
+    r.propagate();
+    r.classify();
+    using S = BlockState;
+    const std::vector<BlockState> expected = {S::Indirect, S::Indirect, S::Definite, S::Indirect,
+                                              S::Definite};
+    EXPECT_EQ(states(r, 5), expected);
+}
+
+} // namespace
