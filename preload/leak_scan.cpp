@@ -128,20 +128,14 @@ uintptr_t page_size() {
 }
 
 // Root ranges of one writable private mapping, before exclusions.
-template <typename Scan>
-void mapping_roots(const Mapping& m, const LiveBlocks& live, uintptr_t stack_pointer, Scan&& scan) {
-    if (stack_pointer >= m.begin && stack_pointer < m.end) {
-        // The exiting thread's stack: only the frames above the exit handler's entry (the scan's
-        // own frames below it hold heap addresses).
-        scan(stack_pointer, m.end);
-        return;
-    }
+template <typename Scan> void mapping_roots(const Mapping& m, const LiveBlocks& live, Scan&& scan) {
     const LiveBlock* blocks = live.blocks;
     const LiveBlock* first =
         std::lower_bound(blocks, blocks + live.count, m.begin,
                          [](const LiveBlock& b, uintptr_t address) { return b.address < address; });
-    if (first == blocks + live.count || first->address >= m.end) {
-        scan(m.begin, m.end); // no heap block inside: .data/.bss, stacks, TLS, app mmaps
+    const bool holds_blocks = first != blocks + live.count && first->address < m.end;
+    if (!holds_blocks) {
+        scan(m.begin, m.end); // .data/.bss, stacks, TLS, the app's own mappings
         return;
     }
     if (m.name == MappingName::Heap ||
@@ -207,6 +201,10 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
             return;
         }
     }
+    if (live.count > UINT32_MAX) { // the work list holds 32-bit indices
+        write_not_done(f::LeakScanStatus::Failed, NoteText().add("too many live blocks"), started);
+        return;
+    }
     Reachability reach(arena, live.blocks, live.count);
     auto* own = static_cast<MemoryRegion*>(
         arena.allocate((kMaxOwnRegions + ScanArena::kMaxRegions) * sizeof(MemoryRegion)));
@@ -235,13 +233,16 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
         }
     }
     auto scan_root = [&](uintptr_t begin, uintptr_t end) {
+        // The exiting thread's stack: only the frames above the scan's entry (the scan's own
+        // frames below it hold heap addresses).
+        if (stack_pointer >= begin && stack_pointer < end) begin = stack_pointer;
         scan_outside(begin, end, excluded,
                      [&](uintptr_t b, uintptr_t e) { reach.scan_root_range(b, e); });
     };
     for (size_t i = 0; i < maps.count; ++i) {
         const Mapping& m = maps.mappings[i];
         if (!m.readable || !m.writable || !m.is_private) continue;
-        mapping_roots(m, live, stack_pointer, scan_root);
+        mapping_roots(m, live, scan_root);
     }
     reach.propagate();
     reach.classify();
@@ -292,6 +293,13 @@ void scan_or_skip(uintptr_t stack_pointer) {
         write_not_done(f::LeakScanStatus::Skipped,
                        NoteText().add("the dump is sampled (MEMTRACE_SAMPLE_BYTES): the live "
                                       "blocks are not all known"),
+                       started);
+    } else if (header->flags & f::kFlagForkChild) {
+        // The blocks inherited from the parent are not in this dump, so their contents would not
+        // be followed and the child's blocks they point to would look lost.
+        write_not_done(f::LeakScanStatus::Skipped,
+                       NoteText().add("a fork child: the blocks it inherited from its parent are "
+                                      "not in its dump"),
                        started);
     } else if (!options().leak_scan) {
         write_not_done(f::LeakScanStatus::Skipped,
