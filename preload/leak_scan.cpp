@@ -30,6 +30,8 @@ namespace f = format;
 constexpr uintptr_t kArenaHeapAlignment = uintptr_t{64} << 20;
 constexpr uint32_t kBlocksPerRecord = 1000;
 constexpr size_t kMaxOwnRegions = 1024;
+// Blocks allocated by other threads during the scan that are read as roots, at most.
+constexpr size_t kMaxFreshBlocks = 64 * 1024;
 
 // Text for a Note, built without stdio.
 class NoteText {
@@ -167,6 +169,36 @@ uint64_t expected_live() {
     return allocs > frees ? allocs - frees : 0;
 }
 
+// What other threads did while the scan read the dump and the roots: the blocks they freed are
+// dropped (not live at the summary's time; their memory may be anything now), and the blocks
+// they allocated, which the scan does not know, are read as roots (they may hold the only
+// pointer to an older block). Conservative, and one round only: threads go on meanwhile.
+void follow_tail(Reachability& reach, const LiveBlocks& live, ScanArena& arena) {
+    const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
+    if (!live.progress || data_end < live.data_end) return;
+    struct Tail {
+        Reachability* reach;
+        LiveBlock* fresh;
+        size_t fresh_count;
+    } tail{&reach, static_cast<LiveBlock*>(arena.allocate(kMaxFreshBlocks * sizeof(LiveBlock))), 0};
+    if (!tail.fresh) return;
+    void* dump = mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
+    if (dump == MAP_FAILED) return;
+    replay_tail(
+        static_cast<const uint8_t*>(dump), data_end, live,
+        [](void* context, bool is_alloc, uint64_t address, uint64_t size) {
+            auto* t = static_cast<Tail*>(context);
+            const size_t block = t->reach->find(address);
+            if (block != SIZE_MAX && t->reach->block(block).address == address)
+                t->reach->drop(block);
+            if (is_alloc && t->fresh_count < kMaxFreshBlocks)
+                t->fresh[t->fresh_count++] = LiveBlock{address, size};
+        },
+        &tail);
+    munmap(dump, data_end);
+    reach.scan_root_blocks(tail.fresh, tail.fresh_count);
+}
+
 // The scan proper. Writes the Summary and Blocks records, or a Failed summary with a note.
 void run_scan(uintptr_t stack_pointer, uint64_t started) {
     const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
@@ -245,11 +277,11 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
         mapping_roots(m, live, scan_root);
     }
     reach.propagate();
+    follow_tail(reach, live, arena);
     reach.classify();
 
     f::LeakScanSummary summary{};
     summary.status = f::LeakScanStatus::Complete;
-    summary.live_blocks = live.count;
     for (size_t i = 0; i < live.count; ++i) {
         switch (reach.state(i)) {
         case BlockState::Definite:
@@ -258,10 +290,13 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
         case BlockState::Indirect:
             ++summary.indirect_blocks;
             break;
+        case BlockState::Gone:
+            continue;
         default:
             ++summary.reachable_blocks;
             break;
         }
+        ++summary.live_blocks;
     }
     summary.scan_ns = monotonic_ns() - started;
     if (!write_summary(summary)) return;

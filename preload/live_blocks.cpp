@@ -177,26 +177,27 @@ bool skip_payload(Cursor& c, f::RecordKind kind, uint8_t sub) {
     }
 }
 
-ReplayResult replay_chunk(const uint8_t* records, uint32_t committed, uint64_t base_time,
-                          AddressTable& table, uint64_t* events) {
-    Cursor c(records, records + committed);
-    uint64_t time = base_time;
-    uint64_t address = 0;
+// Decodes the records in [begin, end) of a chunk, continuing from `time` and `address` (the
+// chunk's base time and 0 at its start); calls sink(is_alloc, address, time, size) for each
+// Alloc and Free. *end_of_decoded is where decoding stopped.
+template <typename Sink>
+ReplayResult decode_records(const uint8_t* begin, const uint8_t* end, uint64_t* time,
+                            uint64_t* address, Sink&& sink) {
+    Cursor c(begin, end);
     while (!c.at_end()) {
         uint8_t kind_byte;
         uint64_t delta;
         if (!c.byte(&kind_byte) || !c.varint(&delta)) return ReplayResult::BadRecord;
-        time += delta;
+        *time += delta;
         const f::RecordKind kind = f::kind_of(kind_byte);
         if (kind == f::RecordKind::Alloc || kind == f::RecordKind::Free) {
             uint64_t address_delta, size = 0, stack_id;
             if (!c.varint(&address_delta)) return ReplayResult::BadRecord;
             if (kind == f::RecordKind::Alloc && (!c.varint(&size) || !c.varint(&stack_id)))
                 return ReplayResult::BadRecord;
-            address += static_cast<uint64_t>(f::zigzag_decode(address_delta));
-            const uint64_t size_live = kind == f::RecordKind::Alloc ? (size << 1) | 1 : 0;
-            if (!table.record(address, time, size_live)) return ReplayResult::NoMemory;
-            ++*events;
+            *address += static_cast<uint64_t>(f::zigzag_decode(address_delta));
+            if (!sink(kind == f::RecordKind::Alloc, *address, *time, size))
+                return ReplayResult::NoMemory;
         } else if (!skip_payload(c, kind, f::sub_kind_of(kind_byte))) {
             return ReplayResult::BadRecord;
         }
@@ -204,14 +205,11 @@ ReplayResult replay_chunk(const uint8_t* records, uint32_t committed, uint64_t b
     return ReplayResult::Ok;
 }
 
-} // namespace
-
-ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
-                                LiveBlocks* out, uint64_t expected_live) {
-    AddressTable table(arena);
-    if (!table.init(expected_live)) return ReplayResult::NoMemory;
-    uint64_t events = 0;
-    uint64_t offset = f::kHeaderSize;
+// Calls visit(offset, header, committed) for each chunk in [start, data_end); stops at the first
+// result that is not Ok.
+template <typename Visit>
+ReplayResult walk_chunks(const uint8_t* dump, uint64_t start, uint64_t data_end, Visit&& visit) {
+    uint64_t offset = start;
     while (offset + sizeof(f::ChunkHeader) <= data_end) {
         const auto* live_header = reinterpret_cast<const f::ChunkHeader*>(dump + offset);
         f::ChunkHeader header;
@@ -222,13 +220,80 @@ ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanAren
             committed > header.capacity - sizeof(f::ChunkHeader)) {
             return ReplayResult::BadChunk;
         }
-        const ReplayResult result = replay_chunk(dump + offset + sizeof(f::ChunkHeader), committed,
-                                                 header.base_time_ns, table, &events);
+        const ReplayResult result = visit(offset, header, committed);
         if (result != ReplayResult::Ok) return result;
         offset += header.capacity;
     }
+    return ReplayResult::Ok;
+}
+
+} // namespace
+
+ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
+                                LiveBlocks* out, uint64_t expected_live) {
+    AddressTable table(arena);
+    if (!table.init(expected_live)) return ReplayResult::NoMemory;
+    // Where each chunk was read up to, for replay_tail. A chunk is at least a header long.
+    const size_t max_chunks = data_end / sizeof(f::ChunkHeader) / 64 + 64;
+    auto* progress =
+        static_cast<ChunkProgress*>(arena.allocate(max_chunks * sizeof(ChunkProgress)));
+    size_t chunk_count = 0;
+    bool progress_complete = progress != nullptr;
+    uint64_t events = 0;
+    const ReplayResult result = walk_chunks(
+        dump, f::kHeaderSize, data_end,
+        [&](uint64_t offset, const f::ChunkHeader& header, uint32_t committed) {
+            const uint8_t* records = dump + offset + sizeof(f::ChunkHeader);
+            uint64_t time = header.base_time_ns, address = 0;
+            const ReplayResult r =
+                decode_records(records, records + committed, &time, &address,
+                               [&](bool alloc, uint64_t a, uint64_t t, uint64_t size) {
+                                   ++events;
+                                   return table.record(a, t, alloc ? (size << 1) | 1 : 0);
+                               });
+            if (r != ReplayResult::Ok) return r;
+            if (progress_complete && chunk_count < max_chunks)
+                progress[chunk_count++] = ChunkProgress{offset, committed, time, address};
+            else
+                progress_complete = false;
+            return ReplayResult::Ok;
+        });
+    if (result != ReplayResult::Ok) return result;
     out->events = events;
+    out->progress = progress_complete ? progress : nullptr;
+    out->progress_count = progress_complete ? chunk_count : 0;
+    out->data_end = data_end;
     return table.collect(out) ? ReplayResult::Ok : ReplayResult::NoMemory;
+}
+
+ReplayResult replay_tail(const uint8_t* dump, uint64_t data_end, const LiveBlocks& live,
+                         TailEvent on_event, void* context) {
+    if (!live.progress) return ReplayResult::BadChunk;
+    auto sink = [&](bool alloc, uint64_t address, uint64_t, uint64_t size) {
+        on_event(context, alloc, address, size);
+        return true;
+    };
+    // The chunks read before: from where the replay stopped.
+    for (size_t i = 0; i < live.progress_count; ++i) {
+        const ChunkProgress& p = live.progress[i];
+        const auto* header = reinterpret_cast<const f::ChunkHeader*>(dump + p.offset);
+        const uint32_t committed = __atomic_load_n(&header->committed, __ATOMIC_ACQUIRE);
+        if (committed < p.consumed || committed > header->capacity - sizeof(f::ChunkHeader))
+            return ReplayResult::BadChunk;
+        const uint8_t* records = dump + p.offset + sizeof(f::ChunkHeader);
+        uint64_t time = p.time, address = p.address;
+        const ReplayResult r =
+            decode_records(records + p.consumed, records + committed, &time, &address, sink);
+        if (r != ReplayResult::Ok) return r;
+    }
+    // Chunks taken since.
+    return walk_chunks(dump, live.data_end, data_end,
+                       [&](uint64_t offset, const f::ChunkHeader& header, uint32_t committed) {
+                           const uint8_t* records = dump + offset + sizeof(f::ChunkHeader);
+                           uint64_t time = header.base_time_ns, address = 0;
+                           return decode_records(records, records + committed, &time, &address,
+                                                 sink);
+                       });
 }
 
 } // namespace memtrace::preload

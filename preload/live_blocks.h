@@ -22,10 +22,22 @@ enum class ReplayResult {
     BadRecord, // a record that cannot be decoded (the rest of its chunk is unknown)
 };
 
+// How far the replay read one chunk, so that replay_tail can go on from there.
+struct ChunkProgress {
+    uint64_t offset;   // of the chunk header in the file
+    uint32_t consumed; // record bytes read
+    uint64_t time;     // decoding state after them
+    uint64_t address;
+};
+
 struct LiveBlocks {
     const LiveBlock* blocks = nullptr; // sorted by address
     size_t count = 0;
     uint64_t events = 0; // Alloc and Free records replayed
+    // Where the replay stopped (nullptr when it could not keep track: then no tail).
+    const ChunkProgress* progress = nullptr;
+    size_t progress_count = 0;
+    uint64_t data_end = 0;
 };
 
 // Replays the dump whose first `data_end` bytes are mapped at `dump` (the header included).
@@ -36,5 +48,12 @@ struct LiveBlocks {
 // front, to spare the rehashing.
 ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
                                 LiveBlocks* out, uint64_t expected_live = 0);
+
+// The events written since replay_live_blocks read the dump (other threads keep running during
+// the scan): on_event(context, is_alloc, address, size) for each Alloc and Free, in chunk order.
+// `dump` maps at least the first `data_end` bytes of the file as it is now.
+using TailEvent = void (*)(void* context, bool is_alloc, uint64_t address, uint64_t size);
+ReplayResult replay_tail(const uint8_t* dump, uint64_t data_end, const LiveBlocks& live,
+                         TailEvent on_event, void* context);
 
 } // namespace memtrace::preload

@@ -100,7 +100,7 @@ void Reachability::visit(size_t block) {
         if (s == BlockState::Unreached && block != source_) s = BlockState::Indirect;
         return;
     case Mode::Cover:
-        if (s == BlockState::Reachable) return;
+        if (s == BlockState::Reachable || s == BlockState::Gone) return;
         if (s == BlockState::Definite && block != leader_ && block != source_)
             s = BlockState::Indirect;
         if (covered_[block]) return;
@@ -205,9 +205,83 @@ void Reachability::scan_small_block(uint32_t index) {
     scan_words(window_ + (b.address - window_begin_), b.size);
 }
 
+template <typename BlockAt, typename OnBlock>
+size_t Reachability::read_in_spans(size_t n, BlockAt&& at, OnBlock&& on_block) {
+    // Neighbours are merged into spans, read with one iovec each (process_vm_readv's cost is per
+    // iovec and page); the gaps between them are read but not scanned.
+    iovec spans[kMaxSpans];
+    size_t span_count = 0, total = 0, used = 0;
+    uintptr_t span_end = 0;
+    for (; used < n; ++used) {
+        const LiveBlock& b = at(used);
+        const uintptr_t end = b.address + b.size;
+        if (span_count && b.address <= span_end + kSpanGap) {
+            const uintptr_t grown = end > span_end ? end - span_end : 0;
+            if (total + grown > kBufferSize) break;
+            total += grown;
+            span_end += grown;
+            spans[span_count - 1].iov_len += grown;
+        } else {
+            if (span_count == kMaxSpans || total + b.size > kBufferSize) break;
+            spans[span_count++] = iovec{reinterpret_cast<void*>(b.address), b.size};
+            span_end = end;
+            total += b.size;
+        }
+    }
+    iovec local{buffer_, total};
+    const ssize_t got = total ? process_vm_readv(getpid(), &local, 1, spans, span_count, 0) : 0;
+    if (got != static_cast<ssize_t>(total)) {
+        // Something could not be read (a block freed and unmapped meanwhile): one by one.
+        for (size_t i = 0; i < used; ++i)
+            on_block(i, nullptr, at(i).size);
+        return used;
+    }
+    bytes_read_ += total;
+    // Scanning may queue blocks, but the buffer is not read again before this round is done.
+    size_t span = 0, span_offset = 0;
+    for (size_t i = 0; i < used; ++i) {
+        const LiveBlock& b = at(i);
+        while (b.address + b.size >
+               reinterpret_cast<uintptr_t>(spans[span].iov_base) + spans[span].iov_len) {
+            span_offset += spans[span].iov_len;
+            ++span;
+        }
+        on_block(i,
+                 buffer_ + span_offset +
+                     (b.address - reinterpret_cast<uintptr_t>(spans[span].iov_base)),
+                 b.size);
+    }
+    return used;
+}
+
+void Reachability::scan_root_blocks(LiveBlock* blocks, size_t count) {
+    mode_ = Mode::Reach;
+    std::sort(blocks, blocks + count,
+              [](const LiveBlock& a, const LiveBlock& b) { return a.address < b.address; });
+    size_t done = 0;
+    while (done < count) {
+        if (blocks[done].size >= kLargeBlock) {
+            scan_resident(blocks[done].address, blocks[done].address + blocks[done].size);
+            ++done;
+            continue;
+        }
+        size_t n = 0;
+        while (done + n < count && n < kBatchBlocks && blocks[done + n].size < kLargeBlock)
+            ++n;
+        done += read_in_spans(
+            n, [&](size_t i) -> const LiveBlock& { return blocks[done + i]; },
+            [&](size_t i, const uint8_t* data, size_t bytes) {
+                if (data)
+                    scan_words(data, bytes);
+                else
+                    read_and_scan(blocks[done + i].address, blocks[done + i].address + bytes);
+            });
+    }
+    drain();
+}
+
 void Reachability::drain() {
     uint32_t batch[kBatchBlocks];
-    iovec spans[kMaxSpans];
     while (work_size_) {
         const uint32_t top = work_[work_size_ - 1];
         if (blocks_[top].size >= kLargeBlock) {
@@ -226,56 +300,19 @@ void Reachability::drain() {
                 scan_small_block(batch[i]);
             continue;
         }
-        // Blocks are sorted by address, so index order is address order: neighbours are merged
-        // into spans, read with one iovec each (process_vm_readv's cost is per iovec and page).
+        // Blocks are sorted by address, so index order is address order.
         std::sort(batch, batch + n);
-        size_t span_count = 0, total = 0, used = 0;
-        uintptr_t span_end = 0;
-        for (; used < n; ++used) {
-            const LiveBlock& b = blocks_[batch[used]];
-            const uintptr_t end = b.address + b.size;
-            if (span_count && b.address <= span_end + kSpanGap) {
-                const uintptr_t grown = end > span_end ? end - span_end : 0;
-                if (total + grown > kBufferSize) break;
-                total += grown;
-                span_end += grown;
-                spans[span_count - 1].iov_len += grown;
-            } else {
-                if (span_count == kMaxSpans || total + b.size > kBufferSize) break;
-                spans[span_count++] = iovec{reinterpret_cast<void*>(b.address), b.size};
-                span_end = end;
-                total += b.size;
-            }
-        }
+        const size_t used = read_in_spans(
+            n, [&](size_t i) -> const LiveBlock& { return blocks_[batch[i]]; },
+            [&](size_t i, const uint8_t* data, size_t bytes) {
+                source_ = batch[i];
+                if (data)
+                    scan_words(data, bytes);
+                else
+                    read_and_scan(blocks_[batch[i]].address, blocks_[batch[i]].address + bytes);
+            });
         for (size_t i = n; i-- > used;)
             work_[work_size_++] = batch[i]; // for the next round
-        iovec local{buffer_, total};
-        const ssize_t got = total ? process_vm_readv(getpid(), &local, 1, spans, span_count, 0) : 0;
-        if (got == static_cast<ssize_t>(total)) {
-            bytes_read_ += total;
-            // The buffer is not read again before every block of this round is scanned, so the
-            // blocks that scanning queues wait for a later round.
-            size_t span = 0, span_offset = 0;
-            for (size_t i = 0; i < used; ++i) {
-                const LiveBlock& b = blocks_[batch[i]];
-                while (b.address + b.size >
-                       reinterpret_cast<uintptr_t>(spans[span].iov_base) + spans[span].iov_len) {
-                    span_offset += spans[span].iov_len;
-                    ++span;
-                }
-                source_ = batch[i];
-                scan_words(buffer_ + span_offset +
-                               (b.address - reinterpret_cast<uintptr_t>(spans[span].iov_base)),
-                           b.size);
-            }
-        } else {
-            // Something could not be read (a block freed and unmapped meanwhile): one by one.
-            for (size_t i = 0; i < used; ++i) {
-                source_ = batch[i];
-                read_and_scan(blocks_[batch[i]].address,
-                              blocks_[batch[i]].address + blocks_[batch[i]].size);
-            }
-        }
     }
     source_ = SIZE_MAX;
 }

@@ -20,7 +20,14 @@
 
 namespace memtrace::preload {
 
-enum class BlockState : uint8_t { Unreached = 0, Reachable = 1, Definite = 2, Indirect = 3 };
+// Gone: freed by another thread while the scan ran; neither followed nor reported.
+enum class BlockState : uint8_t {
+    Unreached = 0,
+    Reachable = 1,
+    Definite = 2,
+    Indirect = 3,
+    Gone = 4
+};
 
 class Reachability {
 public:
@@ -33,8 +40,15 @@ public:
 
     // Root memory of the process, read through process_vm_readv.
     void scan_root_range(uintptr_t begin, uintptr_t end);
-    // Root words already in memtrace's hands (the exiting thread's registers).
+    // Blocks the scan does not know (allocated by other threads meanwhile) read as roots; the
+    // array is sorted in place.
+    void scan_root_blocks(LiveBlock* blocks, size_t count);
+    // Root words already in memtrace's hands.
     void scan_root_words(const uintptr_t* words, size_t count);
+    // A block another thread freed during the scan.
+    void drop(size_t i) {
+        state_[i] = BlockState::Gone;
+    }
     // Marks everything reachable from the blocks the roots reached.
     void propagate();
     // Splits the unreached blocks into definite and indirect.
@@ -42,6 +56,9 @@ public:
 
     BlockState state(size_t i) const {
         return state_[i];
+    }
+    const LiveBlock& block(size_t i) const {
+        return blocks_[i];
     }
     // The block containing address, or SIZE_MAX.
     size_t find(uintptr_t address) const;
@@ -65,6 +82,11 @@ private:
     void read_and_scan(uintptr_t begin, uintptr_t end);
     // Like read_and_scan, but first skips pages that are not resident.
     void scan_resident(uintptr_t begin, uintptr_t end);
+    // Reads n blocks (at(i), ascending addresses, each below the large-block size) with few
+    // process_vm_readv calls, as many as fit the buffer; calls on_block(i, data, size) for each
+    // (data nullptr when it could not be read that way). Returns how many it took.
+    template <typename BlockAt, typename OnBlock>
+    size_t read_in_spans(size_t n, BlockAt&& at, OnBlock&& on_block);
     // Scans one block through the read window (see kWindowSize).
     void scan_small_block(uint32_t index);
     // Scans the contents of the blocks on the work list until it is empty.

@@ -130,3 +130,21 @@ TEST_F(LeakScan, DumpAboveTheLimitIsSkippedWithANote) {
 
 } // namespace
 } // namespace memtrace::integration
+
+namespace memtrace::integration {
+namespace {
+
+TEST_F(LeakScan, ThreadsStillAllocatingDoNotStopTheScan) {
+    // Their blocks come and go during the scan, so only main's block is checked exactly.
+    run("leakscan_busy_threads");
+    ASSERT_TRUE(result_.exited() && result_.exit_code() == 0) << result_.describe();
+    const LeakScanResult& scan = reader_->leak_scan();
+    ASSERT_TRUE(scan.present);
+    EXPECT_EQ(scan.status, f::LeakScanStatus::Complete);
+    const auto lost = scan.unreachable.find(address("lost"));
+    ASSERT_NE(lost, scan.unreachable.end());
+    EXPECT_EQ(lost->second, f::BlockKind::Definite);
+}
+
+} // namespace
+} // namespace memtrace::integration
