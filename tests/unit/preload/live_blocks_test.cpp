@@ -4,6 +4,7 @@
 #include "live_blocks.h"
 #include "memtrace/record_encoding.h"
 
+#include <cstring>
 #include <gtest/gtest.h>
 #include <vector>
 
@@ -144,6 +145,48 @@ TEST(LiveBlocks, ManyAddressesGrowTheTable) {
     ASSERT_EQ(r.blocks.size(), kCount / 2);
     for (size_t i = 0; i < r.blocks.size(); ++i)
         ASSERT_EQ(r.blocks[i].first, 0x10000 + (2 * i + 1) * 16);
+}
+
+} // namespace
+
+namespace {
+
+TEST(LiveBlocks, TailGoesOnWhereTheReplayStopped) {
+    DumpBuilder dump;
+    auto& first = dump.add_chunk(1, 1);
+    first.alloc(10, 0x1000, 16, 1).alloc(20, 0x2000, 32, 1); // read by the replay
+    first.free(30, 0x1000).alloc(40, 0x3000, 48, 1);         // written during the scan
+    const uint32_t replayed = static_cast<uint32_t>(first.record_offset(2));
+    first.committed = replayed;
+    dump.add_chunk(2, 1).free(50, 0x2000).alloc(60, 0x4000, 64, 1); // a chunk taken since
+    std::vector<uint8_t> bytes = dump.bytes();
+    const uint64_t first_end = dump.chunk_offset(1);
+
+    mp::ScanArena arena;
+    mp::LiveBlocks live;
+    ASSERT_EQ(mp::replay_live_blocks(bytes.data(), first_end, arena, &live), mp::ReplayResult::Ok);
+    ASSERT_EQ(live.count, 2u);
+    // The writer commits the rest of the first chunk.
+    const uint32_t all = static_cast<uint32_t>(first.records().size());
+    memcpy(bytes.data() + dump.chunk_offset(0) + 8, &all, sizeof(all));
+
+    struct Event {
+        bool alloc;
+        uint64_t address, size;
+        bool operator==(const Event&) const = default;
+    };
+    std::vector<Event> events;
+    ASSERT_EQ(
+        mp::replay_tail(
+            bytes.data(), bytes.size(), live,
+            [](void* context, bool is_alloc, uint64_t address, uint64_t size) {
+                static_cast<std::vector<Event>*>(context)->push_back({is_alloc, address, size});
+            },
+            &events),
+        mp::ReplayResult::Ok);
+    const std::vector<Event> expected = {
+        {false, 0x1000, 0}, {true, 0x3000, 48}, {false, 0x2000, 0}, {true, 0x4000, 64}};
+    EXPECT_EQ(events, expected);
 }
 
 } // namespace
