@@ -222,7 +222,7 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
             return;
         }
         const ReplayResult result = replay_live_blocks(static_cast<const uint8_t*>(dump), data_end,
-                                                       arena, &live, expected_live());
+                                                       arena, &live, expected_live(), true);
         munmap(dump, data_end);
         if (result != ReplayResult::Ok) {
             write_not_done(f::LeakScanStatus::Failed,

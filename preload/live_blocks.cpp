@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string.h>
+#include <sys/mman.h>
 
 namespace memtrace::preload {
 namespace {
@@ -207,10 +208,21 @@ ReplayResult decode_records(const uint8_t* begin, const uint8_t* end, uint64_t* 
 
 // Calls visit(offset, header, committed) for each chunk in [start, data_end); stops at the first
 // result that is not Ok.
+// With release_pages, the pages read are dropped from the process every 64 MiB (the dump is a
+// shared file mapping: the page cache keeps them), so a big dump does not add its size to the
+// process's RSS.
 template <typename Visit>
-ReplayResult walk_chunks(const uint8_t* dump, uint64_t start, uint64_t data_end, Visit&& visit) {
+ReplayResult walk_chunks(const uint8_t* dump, uint64_t start, uint64_t data_end, bool release_pages,
+                         Visit&& visit) {
+    constexpr uint64_t kReleaseEvery = uint64_t{64} << 20;
     uint64_t offset = start;
+    uint64_t released = 0;
     while (offset + sizeof(f::ChunkHeader) <= data_end) {
+        if (release_pages && offset - released >= kReleaseEvery) {
+            const uint64_t end = offset & ~uint64_t{4095};
+            madvise(const_cast<uint8_t*>(dump) + released, end - released, MADV_DONTNEED);
+            released = end;
+        }
         const auto* live_header = reinterpret_cast<const f::ChunkHeader*>(dump + offset);
         f::ChunkHeader header;
         memcpy(&header, live_header, sizeof(header));
@@ -227,10 +239,37 @@ ReplayResult walk_chunks(const uint8_t* dump, uint64_t start, uint64_t data_end,
     return ReplayResult::Ok;
 }
 
+// Keeps, in file order, only the last chunk of each thread: a thread that took a new chunk never
+// writes to its old ones again. (Touching every chunk's header later would also map the whole
+// dump: the kernel maps the neighbouring pages of a read fault.)
+size_t keep_last_chunk_per_thread(ChunkProgress* progress, size_t count, ScanArena& arena) {
+    uint32_t max_thread = 0;
+    for (size_t i = 0; i < count; ++i)
+        if (progress[i].thread_index > max_thread) max_thread = progress[i].thread_index;
+    auto* seen = static_cast<uint8_t*>(arena.allocate(size_t{max_thread} + 1));
+    if (!seen) return count;
+    auto* keep = static_cast<uint8_t*>(arena.allocate(count + 1));
+    if (!keep) {
+        arena.release(seen);
+        return count;
+    }
+    for (size_t i = count; i-- > 0;) {
+        const uint32_t thread = progress[i].thread_index;
+        keep[i] = thread != 0 && !seen[thread]; // thread 0: padding at the end of a segment
+        seen[thread] = 1;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < count; ++i)
+        if (keep[i]) progress[kept++] = progress[i];
+    arena.release(keep);
+    arena.release(seen);
+    return kept;
+}
+
 } // namespace
 
 ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
-                                LiveBlocks* out, uint64_t expected_live) {
+                                LiveBlocks* out, uint64_t expected_live, bool release_pages) {
     AddressTable table(arena);
     if (!table.init(expected_live)) return ReplayResult::NoMemory;
     // Where each chunk was read up to, for replay_tail. A chunk is at least a header long.
@@ -241,7 +280,7 @@ ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanAren
     bool progress_complete = progress != nullptr;
     uint64_t events = 0;
     const ReplayResult result = walk_chunks(
-        dump, f::kHeaderSize, data_end,
+        dump, f::kHeaderSize, data_end, release_pages,
         [&](uint64_t offset, const f::ChunkHeader& header, uint32_t committed) {
             const uint8_t* records = dump + offset + sizeof(f::ChunkHeader);
             uint64_t time = header.base_time_ns, address = 0;
@@ -253,12 +292,14 @@ ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanAren
                                });
             if (r != ReplayResult::Ok) return r;
             if (progress_complete && chunk_count < max_chunks)
-                progress[chunk_count++] = ChunkProgress{offset, committed, time, address};
+                progress[chunk_count++] =
+                    ChunkProgress{offset, committed, time, address, header.thread_index};
             else
                 progress_complete = false;
             return ReplayResult::Ok;
         });
     if (result != ReplayResult::Ok) return result;
+    if (progress_complete) chunk_count = keep_last_chunk_per_thread(progress, chunk_count, arena);
     out->events = events;
     out->progress = progress_complete ? progress : nullptr;
     out->progress_count = progress_complete ? chunk_count : 0;
@@ -287,7 +328,7 @@ ReplayResult replay_tail(const uint8_t* dump, uint64_t data_end, const LiveBlock
         if (r != ReplayResult::Ok) return r;
     }
     // Chunks taken since.
-    return walk_chunks(dump, live.data_end, data_end,
+    return walk_chunks(dump, live.data_end, data_end, false,
                        [&](uint64_t offset, const f::ChunkHeader& header, uint32_t committed) {
                            const uint8_t* records = dump + offset + sizeof(f::ChunkHeader);
                            uint64_t time = header.base_time_ns, address = 0;

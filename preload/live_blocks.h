@@ -28,13 +28,15 @@ struct ChunkProgress {
     uint32_t consumed; // record bytes read
     uint64_t time;     // decoding state after them
     uint64_t address;
+    uint32_t thread_index;
 };
 
 struct LiveBlocks {
     const LiveBlock* blocks = nullptr; // sorted by address
     size_t count = 0;
     uint64_t events = 0; // Alloc and Free records replayed
-    // Where the replay stopped (nullptr when it could not keep track: then no tail).
+    // Where the replay stopped in the last chunk of each thread, the only chunks that can grow
+    // (nullptr when it could not keep track: then no tail).
     const ChunkProgress* progress = nullptr;
     size_t progress_count = 0;
     uint64_t data_end = 0;
@@ -45,9 +47,11 @@ struct LiveBlocks {
 // with the latest time wins, and a tie goes to the chunk later in the file. Reads `committed`
 // of each chunk atomically, so threads that keep writing meanwhile are harmless.
 // expected_live (the allocator's count of live blocks, 0 if unknown) sizes the address table up
-// front, to spare the rehashing.
+// front, to spare the rehashing. release_pages: `dump` is a page-aligned shared file mapping
+// whose pages may be dropped once read (MADV_DONTNEED), so a big dump does not fill the RSS.
 ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
-                                LiveBlocks* out, uint64_t expected_live = 0);
+                                LiveBlocks* out, uint64_t expected_live = 0,
+                                bool release_pages = false);
 
 // The events written since replay_live_blocks read the dump (other threads keep running during
 // the scan): on_event(context, is_alloc, address, size) for each Alloc and Free, in chunk order.
