@@ -1,5 +1,6 @@
 #include "internal_alloc.h"
 
+#include "raw_syscalls.h"
 #include "spin_lock.h"
 
 #include <stdint.h>
@@ -31,8 +32,8 @@ void remember_region(void* p, size_t size) {
 } // namespace
 
 void* reserve_pages(size_t size) {
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = raw_mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return nullptr;
     remember_region(p, size);
     return p;

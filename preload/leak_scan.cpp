@@ -8,6 +8,7 @@
 #include "memtrace/record_encoding.h"
 #include "options.h"
 #include "process_maps.h"
+#include "raw_syscalls.h"
 #include "reachability.h"
 #include "recorder.h"
 #include "scan_arena.h"
@@ -182,7 +183,7 @@ void follow_tail(Reachability& reach, const LiveBlocks& live, ScanArena& arena) 
         size_t fresh_count;
     } tail{&reach, static_cast<LiveBlock*>(arena.allocate(kMaxFreshBlocks * sizeof(LiveBlock))), 0};
     if (!tail.fresh) return;
-    void* dump = mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
+    void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
     if (dump == MAP_FAILED) return;
     replay_tail(
         static_cast<const uint8_t*>(dump), data_end, live,
@@ -195,7 +196,7 @@ void follow_tail(Reachability& reach, const LiveBlocks& live, ScanArena& arena) 
                 t->fresh[t->fresh_count++] = LiveBlock{address, size};
         },
         &tail);
-    munmap(dump, data_end);
+    raw_munmap(dump, data_end);
     reach.scan_root_blocks(tail.fresh, tail.fresh_count);
 }
 
@@ -215,7 +216,7 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
     ScanArena arena;
     LiveBlocks live;
     {
-        void* dump = mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
+        void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
         if (dump == MAP_FAILED) {
             write_not_done(f::LeakScanStatus::Failed,
                            NoteText().add("cannot map the dump to read it back"), started);
@@ -223,7 +224,7 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
         }
         const ReplayResult result = replay_live_blocks(static_cast<const uint8_t*>(dump), data_end,
                                                        arena, &live, expected_live(), true);
-        munmap(dump, data_end);
+        raw_munmap(dump, data_end);
         if (result != ReplayResult::Ok) {
             write_not_done(f::LeakScanStatus::Failed,
                            NoteText().add(result == ReplayResult::NoMemory

@@ -8,7 +8,8 @@ namespace memtrace::integration {
 
 void apply_traced_environment(ProcessSpec& spec) {
     for (const char* name :
-         {"LD_PRELOAD", "MEMTRACE_OUTPUT", "MEMTRACE_DEPTH", "MEMTRACE_REPORT_PATHS"})
+         {"LD_PRELOAD", "MEMTRACE_OUTPUT", "MEMTRACE_DEPTH", "MEMTRACE_REPORT_PATHS",
+          "MEMTRACE_INTERVAL", "MEMTRACE_SNAPSHOT_SIGNAL"})
         spec.env_removed.emplace_back(name);
     for (const char* name : {"MEMTRACE_LEAK_SCAN", "MEMTRACE_LEAK_SCAN_MAX_DUMP"})
         spec.env_removed.emplace_back(name);

@@ -148,3 +148,23 @@ TEST_F(LeakScan, ThreadsStillAllocatingDoNotStopTheScan) {
 
 } // namespace
 } // namespace memtrace::integration
+
+namespace memtrace::integration {
+namespace {
+
+TEST_F(LeakScan, SampledDumpIsSkippedWithANote) {
+    const DumpReader& reader = run("leakscan_plain", {{"MEMTRACE_SAMPLE_BYTES", "4096"}});
+    ASSERT_TRUE(reader.sampled());
+    const LeakScanResult& scan = reader.leak_scan();
+    ASSERT_TRUE(scan.present);
+    EXPECT_EQ(scan.status, f::LeakScanStatus::Skipped);
+    bool noted = false;
+    for (const DumpNote& note : reader.notes())
+        noted |= note.code == f::NoteCode::LeakScanSkipped &&
+                 note.text == "the dump is sampled (MEMTRACE_SAMPLE_BYTES): the live blocks are "
+                              "not all known";
+    EXPECT_TRUE(noted);
+}
+
+} // namespace
+} // namespace memtrace::integration

@@ -9,12 +9,14 @@
 
 #include "program_io.h"
 
-// "<label> 0x<address>\n" on stdout (snprintf does not allocate for %lx).
-__attribute__((noinline)) static void say_address(const char* label, const void* p) {
+// "<label> 0x<address>\n" on stdout (snprintf does not allocate for %lx). Takes the address as
+// an integer: the block's contents are none of its business.
+__attribute__((noinline)) static void say_address_value(const char* label, uintptr_t address) {
     char line[96];
-    snprintf(line, sizeof line, "%s 0x%lx\n", label, (unsigned long)(uintptr_t)p);
+    snprintf(line, sizeof line, "%s 0x%lx\n", label, (unsigned long)address);
     say(line);
 }
+#define say_address(label, pointer) say_address_value((label), (uintptr_t)(pointer))
 
 // Overwrites 64 KiB of stack below the caller's frame with zeros.
 __attribute__((noinline)) static void wipe_stack_below(void) {
