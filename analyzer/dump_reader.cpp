@@ -310,7 +310,8 @@ void DumpReader::collect_leak_scan(const Record& record) {
         leak_scan_.scan_ns = record.scan.scan_ns;
         return;
     }
-    // The writer puts the summary first in the same chunk, so blocks never come before it.
+    // The writer puts the summary first, in the same chunk or an earlier one of the same thread,
+    // so in file order blocks never come before it.
     if (!leak_scan_.present) {
         throw DumpError(fmt::format("{}: at byte {}: leak scan blocks without a summary", path_,
                                     record.offset));
