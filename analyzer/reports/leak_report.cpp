@@ -27,7 +27,7 @@ void write_text(std::ostream& out, const DumpReader& reader, const HeapModel& mo
         out << "\n(" << sites.size() - shown << " smaller sites not shown; see --top)\n";
     }
     out << "\nTotal: " << model.live_bytes() << " bytes (" << human_bytes(model.live_bytes())
-        << ") in " << model.live_blocks().size() << " blocks from " << sites.size()
+        << ") in " << model.live_block_count() << " blocks from " << sites.size()
         << " allocation sites"
         << (reader.complete() ? " still live at exit.\n" : " live when the dump ends.\n");
 }
@@ -58,7 +58,7 @@ nlohmann::json to_json(const DumpReader& reader, const HeapModel& model,
         {"end", end_json(reader.header())},
         {"flags", flags_json(reader.header())},
         {"total_bytes", model.live_bytes()},
-        {"total_blocks", model.live_blocks().size()},
+        {"total_blocks", model.live_block_count()},
         {"site_count", sites.size()},
         {"sites", std::move(site_list)},
     };
