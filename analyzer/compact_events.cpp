@@ -41,8 +41,8 @@ uint64_t EventModel::reuse_key(uint32_t thread_index, uint64_t size) {
 void EventModel::switch_thread(uint32_t thread_index) {
     previous_addresses[thread] = previous_address;
     thread = thread_index;
-    const auto it = previous_addresses.find(thread);
-    previous_address = it == previous_addresses.end() ? 0 : it->second;
+    const uint64_t* known = previous_addresses.find(thread);
+    previous_address = known == nullptr ? 0 : *known;
 }
 
 void EventModel::remember_free(uint32_t thread_index, const Block& block) {
@@ -82,21 +82,21 @@ void EventEncoder::add(const Record& record, uint32_t thread_index) {
 
     if (record.kind == f::RecordKind::Free) {
         tag |= kTagFree;
-        const auto block = live_.find(record.address);
-        if (block == live_.end()) {
+        const LiveBlock* block = live_.find(record.address);
+        if (block == nullptr) {
             tag |= kTagFreeExplicit;
             explicit_address();
         } else {
-            put_varint(columns_[kFrees], model_.next_sequence - block->second.sequence);
-            model_.remember_free(thread_index, {record.address, block->second.size});
-            live_.erase(block);
+            put_varint(columns_[kFrees], model_.next_sequence - block->sequence);
+            model_.remember_free(thread_index, {record.address, block->size});
+            live_.erase(record.address);
         }
     } else {
         tag |= static_cast<uint8_t>(record.sub_kind << kTagFunctionShift);
         unsigned code = 0;
-        const auto list = model_.reuse.find(EventModel::reuse_key(thread_index, record.size));
-        if (list != model_.reuse.end()) {
-            EventModel::ReuseList& reuse = list->second;
+        if (EventModel::ReuseList* list =
+                model_.reuse.find(EventModel::reuse_key(thread_index, record.size))) {
+            EventModel::ReuseList& reuse = *list;
             for (unsigned k = 1; k <= reuse.count; ++k) {
                 if (reuse.addresses[reuse.count - k] == record.address) {
                     code = k;
@@ -210,11 +210,12 @@ std::string EventDecoder::decode(const std::vector<uint8_t>& content, uint64_t& 
                 if (!columns[kFrees].varint(value) || value == 0 || value > model_.next_sequence) {
                     return fail("bad block number");
                 }
-                const auto block = live_.find(model_.next_sequence - value);
-                if (block == live_.end()) return fail("a free of a block that is not live");
-                event.address = block->second.address;
-                model_.remember_free(model_.thread, block->second);
-                live_.erase(block);
+                const uint64_t sequence = model_.next_sequence - value;
+                const EventModel::Block* block = live_.find(sequence);
+                if (block == nullptr) return fail("a free of a block that is not live");
+                event.address = block->address;
+                model_.remember_free(model_.thread, *block);
+                live_.erase(sequence);
             }
         } else {
             event.type = HeapEvent::Type::Alloc;
@@ -226,12 +227,12 @@ std::string EventDecoder::decode(const std::vector<uint8_t>& content, uint64_t& 
             if (code == 0) {
                 if (!explicit_address()) return fail("bad address");
             } else {
-                const auto list =
+                EventModel::ReuseList* list =
                     model_.reuse.find(EventModel::reuse_key(model_.thread, event.size));
-                if (list == model_.reuse.end() || list->second.count < code) {
+                if (list == nullptr || list->count < code) {
                     return fail("a reused address the decoder does not have");
                 }
-                EventModel::ReuseList& reuse = list->second;
+                EventModel::ReuseList& reuse = *list;
                 event.address = reuse.addresses[reuse.count - code];
                 std::copy(reuse.addresses.begin() + (reuse.count - code + 1),
                           reuse.addresses.begin() + reuse.count,

@@ -22,6 +22,7 @@
 // addresses: zigzag varint deltas; frees: varint distance >= 1.
 #pragma once
 
+#include "flat_map.h"
 #include "record_decoder.h"
 
 #include <array>
@@ -53,12 +54,12 @@ public:
     };
     static uint64_t reuse_key(uint32_t thread_index, uint64_t size);
 
-    std::unordered_map<uint64_t, ReuseList> reuse;
+    FlatMap<ReuseList> reuse;
     uint64_t next_sequence = 0;
     uint64_t time_ns = 0;
     uint32_t thread = 0;
-    uint64_t previous_address = 0;                             // of `thread`
-    std::unordered_map<uint32_t, uint64_t> previous_addresses; // of the other threads
+    uint64_t previous_address = 0;        // of `thread`
+    FlatMap<uint64_t> previous_addresses; // of the other threads
 
     void switch_thread(uint32_t thread_index);
     void remember_free(uint32_t thread_index, const Block& block);
@@ -81,7 +82,7 @@ private:
         uint64_t sequence;
         uint64_t size;
     };
-    std::unordered_map<uint64_t, LiveBlock> live_; // by address
+    FlatMap<LiveBlock> live_; // by address
     uint64_t count_ = 0;
     std::vector<uint8_t> tags_;
     std::array<std::vector<uint8_t>, kColumnCount> columns_;
@@ -97,7 +98,7 @@ public:
 
 private:
     EventModel model_;
-    std::unordered_map<uint64_t, EventModel::Block> live_; // sequence number -> block
+    FlatMap<EventModel::Block> live_; // sequence number -> block
 };
 
 } // namespace compact
