@@ -46,6 +46,9 @@ std::vector<ChunkSpan> list_chunks(const MappedFile& file, const format::FileHea
             span.thread_index = chunk.thread_index;
             spans.push_back(span);
         }
+        // Touching the header mapped the pages around it (the kernel maps ahead on a fault);
+        // none is needed until the merge reaches this chunk.
+        file.release(offset, offset + chunk.capacity);
         offset += chunk.capacity;
     }
     return spans;
