@@ -7,10 +7,16 @@
 #include "zstd_frame.h"
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <fcntl.h>
+#include <memory>
+#include <mutex>
 #include <spdlog/fmt/fmt.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
@@ -215,20 +221,147 @@ void CompactedDump::for_each_metadata_record(
     }
 }
 
+namespace {
+
+// Hands batches of decoded events from the decoding thread to the caller's thread, at most
+// kBatchesInFlight at a time, so that decompressing and decoding (one core) overlap with what
+// the caller does with the events (the other), with bounded memory.
+class EventBatches {
+public:
+    static constexpr size_t kBatchEvents = 8192;
+    static constexpr size_t kBatchesInFlight = 4;
+
+    struct Batch {
+        std::vector<HeapEvent> events;
+        uint64_t bytes_read = 0; // of the file, after the frame these events end
+    };
+
+    // Producer: an empty batch to fill (recycled), or nullptr once the consumer has stopped.
+    std::unique_ptr<Batch> take_empty() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stopped_ || full_.size() < kBatchesInFlight; });
+        if (stopped_) return nullptr;
+        if (empty_.empty()) {
+            auto batch = std::make_unique<Batch>();
+            batch->events.reserve(kBatchEvents);
+            return batch;
+        }
+        auto batch = std::move(empty_.back());
+        empty_.pop_back();
+        return batch;
+    }
+    void put_full(std::unique_ptr<Batch> batch) {
+        std::lock_guard lock(mutex_);
+        full_.push_back(std::move(batch));
+        changed_.notify_all();
+    }
+    // Producer: no more batches; `error` set if decoding failed.
+    void finish(std::exception_ptr error) {
+        std::lock_guard lock(mutex_);
+        finished_ = true;
+        error_ = std::move(error);
+        changed_.notify_all();
+    }
+
+    // Consumer: the next full batch, or nullptr at the end (then error() says whether it
+    // ended on an error).
+    std::unique_ptr<Batch> take_full() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return finished_ || !full_.empty(); });
+        if (full_.empty()) return nullptr;
+        auto batch = std::move(full_.front());
+        full_.pop_front();
+        changed_.notify_all();
+        return batch;
+    }
+    void give_back(std::unique_ptr<Batch> batch) {
+        batch->events.clear();
+        std::lock_guard lock(mutex_);
+        empty_.push_back(std::move(batch));
+    }
+    // Consumer: stop the producer (the caller's visit threw).
+    void stop() {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        changed_.notify_all();
+    }
+    std::exception_ptr error() {
+        std::lock_guard lock(mutex_);
+        return error_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::unique_ptr<Batch>> full_;
+    std::vector<std::unique_ptr<Batch>> empty_;
+    bool finished_ = false;
+    bool stopped_ = false;
+    std::exception_ptr error_;
+};
+
+} // namespace
+
 void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& visit,
                                    const std::function<void(uint64_t)>& progress) const {
-    SectionReader frames(*this, header_.events);
-    compact::EventDecoder decoder;
-    uint64_t index = 0;
-    while (frames.next()) {
-        const std::string problem = decoder.decode(frames.content(), index, visit);
-        if (!problem.empty()) throw frames.damaged(frames.frame_offset(), problem);
-        if (progress) progress(frames.offset());
+    EventBatches batches;
+    std::thread decoding([this, &batches] {
+        try {
+            SectionReader frames(*this, header_.events);
+            compact::EventDecoder decoder;
+            uint64_t index = 0;
+            std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
+            const auto pass_on = [&] {
+                batches.put_full(std::move(batch));
+                batch = batches.take_empty();
+                return batch != nullptr;
+            };
+            bool stopped = batch == nullptr;
+            while (!stopped && frames.next()) {
+                const std::string problem =
+                    decoder.decode(frames.content(), index, [&](const HeapEvent& event) {
+                        if (stopped) return;
+                        batch->events.push_back(event);
+                        if (batch->events.size() == EventBatches::kBatchEvents) {
+                            batch->bytes_read = frames.frame_offset();
+                            stopped = !pass_on();
+                        }
+                    });
+                if (stopped) break;
+                if (!problem.empty()) {
+                    // The events before the damage go first, as a sequential read gives them.
+                    batches.put_full(std::move(batch));
+                    throw frames.damaged(frames.frame_offset(), problem);
+                }
+                batch->bytes_read = frames.offset();
+            }
+            if (!stopped) {
+                if (!batch->events.empty()) batches.put_full(std::move(batch));
+                if (index != header_.event_count) {
+                    throw DumpError(fmt::format("{}: damaged compacted dump: {} events, its "
+                                                "header says {}",
+                                                path_, index, header_.event_count));
+                }
+            }
+            batches.finish(nullptr);
+        } catch (...) {
+            batches.finish(std::current_exception());
+        }
+    });
+    try {
+        while (auto batch = batches.take_full()) {
+            for (const HeapEvent& event : batch->events)
+                visit(event);
+            if (progress) progress(batch->bytes_read);
+            batches.give_back(std::move(batch));
+        }
+    } catch (...) {
+        batches.stop();
+        decoding.join();
+        throw;
     }
-    if (index != header_.event_count) {
-        throw DumpError(fmt::format("{}: damaged compacted dump: {} events, its header says {}",
-                                    path_, index, header_.event_count));
-    }
+    decoding.join();
+    if (const std::exception_ptr error = batches.error()) std::rethrow_exception(error);
 }
 
 } // namespace memtrace

@@ -8,11 +8,13 @@
 namespace memtrace {
 
 struct CompactOptions {
-    int level = 3; // zstd level
+    // zstd level. Measured: 9 is 1.4% (churn) to 15% (sqlite3) smaller than 3 for about 1.5
+    // times its time; 19 gains 3-6% more for 4 times the time.
+    int level = 9;
     // Event times are kept to this resolution (never moved across a snapshot or any other
     // record); 1 keeps them exact. Exact nanoseconds would cost more than everything else in
     // the compacted dump, and no report shows them.
-    uint64_t time_quantum_ns = 10'000;
+    uint64_t time_quantum_ns = 100'000;
     bool progress = true; // show progress on a terminal (Progress decides whether it can)
 };
 

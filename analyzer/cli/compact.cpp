@@ -27,12 +27,12 @@ void add_compact_command(CLI::App& app, int* exit_code) {
                      "Write the compacted dump here and keep DUMP (default: replace DUMP once "
                      "the compacted dump is safely on disk)")
         ->type_name("FILE");
-    command->add_option("--level", options->level, "zstd compression level (default 3)")
+    command->add_option("--level", options->level, "zstd compression level (default 9)")
         ->type_name("N")
         ->check(CLI::Range(1, 19));
     command
         ->add_option("--time-resolution", options->time_resolution,
-                     "Keep event times to this many nanoseconds (default 10000; 1 = exact)")
+                     "Keep event times to this many nanoseconds (default 100000; 1 = exact)")
         ->type_name("NS")
         ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
     command->add_flag("-q,--quiet", options->quiet, "No progress line and no summary");
