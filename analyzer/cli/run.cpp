@@ -22,9 +22,9 @@ namespace memtrace::cli {
 namespace {
 
 struct RunOptions {
-    std::string output; // MEMTRACE_OUTPUT template; empty for the preload's default
-    unsigned depth = 0; // MEMTRACE_DEPTH; 0 for the preload's default
-    bool quiet = false; // only errors that kept the program from running
+    std::string output;      // MEMTRACE_OUTPUT template; empty for the preload's default
+    unsigned depth = 0;      // MEMTRACE_DEPTH; 0 for the preload's default
+    bool quiet = false;      // only errors that kept the program from running
     bool no_compact = false; // keep the raw dumps as the preload wrote them
     std::vector<std::string> command;
 };

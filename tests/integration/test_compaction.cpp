@@ -53,8 +53,9 @@ TEST_F(Compaction, CompactedAndRawDumpsGiveTheSameAnalyses) {
 
     const auto compacted = dir() / "compacted.mtd";
     ProcessSpec compact;
-    compact.argv = {memtrace_exe().string(), "compact", "-q", "--time-resolution", "1",
-                    raw.string(), "-o", compacted.string()};
+    compact.argv = {
+        memtrace_exe().string(), "compact", "-q", "--time-resolution", "1", raw.string(), "-o",
+        compacted.string()};
     compact.cwd = dir();
     ProcessResult compacting = run_process(compact);
     ASSERT_EQ(compacting.exit_code(), 0) << compacting.describe();
