@@ -30,6 +30,28 @@ public:
         }
     }
 
+    // The value at key, default-constructed if absent; `inserted` says which.
+    Value& find_or_insert(uint64_t key, bool& inserted) {
+        size_t i = slot_of(key);
+        for (;; i = (i + 1) & mask_) {
+            if (!used_[i]) break;
+            if (keys_[i] == key) {
+                inserted = false;
+                return values_[i];
+            }
+        }
+        inserted = true;
+        if ((size_ + 1) * 4 > keys_.size() * 3) {
+            rehash(keys_.size() * 2);
+            return (*this)[key];
+        }
+        used_[i] = 1;
+        keys_[i] = key;
+        values_[i] = Value{};
+        ++size_;
+        return values_[i];
+    }
+
     // The value at key, default-constructed if absent.
     Value& operator[](uint64_t key) {
         size_t i = slot_of(key);

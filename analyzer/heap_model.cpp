@@ -30,13 +30,12 @@ const std::unordered_map<uint64_t, LiveBlock>& HeapModel::live_blocks() const {
     return live_view_;
 }
 
-void HeapModel::release(uint64_t address, const LiveBlock& live) {
+void HeapModel::unaccount(const LiveBlock& live) {
     StackStats& stack = stats_of(live.stack_id);
     stack.live_blocks -= live.est_blocks;
     stack.live_bytes -= live.est_bytes;
     live_bytes_ -= live.est_bytes;
     live_block_count_ -= live.est_blocks;
-    live_.erase(address);
 }
 
 void HeapModel::apply(const HeapEvent& event) {
@@ -48,18 +47,22 @@ void HeapModel::apply(const HeapEvent& event) {
             return;
         }
         ++totals_.frees;
-        release(event.address, *block);
+        unaccount(*block);
+        live_.erase(event.address);
         return;
     }
 
-    if (const LiveBlock* old = live_.find(event.address)) {
+    // One probe for both: is the address live (an anomaly: the old block is replaced), and
+    // where the new block goes.
+    bool inserted = false;
+    LiveBlock& slot = live_.find_or_insert(event.address, inserted);
+    if (!inserted) {
         ++totals_.replaced_blocks;
-        release(event.address, *old);
+        unaccount(slot);
     }
     const SampleWeight weight =
         sample_bytes_ ? sample_weight(event.size, sample_bytes_) : SampleWeight{1, event.size};
-    live_[event.address] =
-        LiveBlock{event.size, event.time_ns, event.stack_id, weight.bytes, weight.blocks};
+    slot = LiveBlock{event.size, event.time_ns, event.stack_id, weight.bytes, weight.blocks};
     totals_.allocations += weight.blocks;
     totals_.bytes_allocated += weight.bytes;
     live_bytes_ += weight.bytes;

@@ -80,7 +80,7 @@ public:
     }
 
 private:
-    void release(uint64_t address, const LiveBlock& block);
+    void unaccount(const LiveBlock& block); // takes a block out of the live figures
     StackStats& stats_of(uint32_t stack_id);
 
     FlatMap<LiveBlock> live_; // by address
