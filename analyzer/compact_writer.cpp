@@ -20,6 +20,7 @@
 #include <system_error>
 #include <unistd.h>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace memtrace {
@@ -190,16 +191,8 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
     header.raw_bytes = file.size();
     header.last_record_time_ns = raw_header.start_monotonic_ns;
     bool cut_short = raw_header.data_end > file.size();
-    {
-        std::vector<uint32_t> threads;
-        for (const ChunkSpan& span : spans) {
-            threads.push_back(span.thread_index);
-            cut_short = cut_short || span.cut_short;
-        }
-        std::sort(threads.begin(), threads.end());
-        header.thread_count =
-            static_cast<uint32_t>(std::unique(threads.begin(), threads.end()) - threads.begin());
-    }
+    for (const ChunkSpan& span : spans)
+        cut_short = cut_short || span.cut_short;
     if (cut_short) header.flags |= c::kFlagCutShort;
 
     struct stat st {};
@@ -233,11 +226,19 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         bool seen_metadata = false;
         uint64_t metadata_time = 0; // latest metadata record time so far
         uint64_t event_time = 0;    // latest event time written
+        // Threads that allocated or freed, as the raw reader counts them (memtrace's own sampler
+        // thread writes snapshots, not events).
+        std::unordered_set<uint32_t> event_threads;
+        uint32_t last_event_thread = UINT32_MAX;
         while (merge.next(record, chunk, end)) {
             header.last_record_time_ns = std::max(header.last_record_time_ns, record.time_ns);
             const uint32_t thread = merge.spans()[chunk].thread_index;
             if (record.kind == f::RecordKind::Alloc || record.kind == f::RecordKind::Free) {
                 ++header.event_count;
+                if (thread != last_event_thread) {
+                    event_threads.insert(thread);
+                    last_event_thread = thread;
+                }
                 uint64_t time = record.time_ns - record.time_ns % quantum;
                 if (seen_metadata && record.time_ns > metadata_time && time <= metadata_time) {
                     time = metadata_time + 1;
@@ -266,6 +267,7 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
             }
             if ((++records & 0xffff) == 0) progress.update(merge.bytes_done());
         }
+        header.thread_count = static_cast<uint32_t>(event_threads.size());
         if (!event_encoder.empty()) event_encoder.take_frame(events.content());
         events.close_frame(event_frames);
         out.write_at(offset, event_frames.data(), event_frames.size());

@@ -14,6 +14,10 @@ void write_text(std::ostream& out, const DumpReader& reader, const HeapModel& mo
     out << "Leaks of " << printable(program_name(reader)) << " (pid " << reader.header().pid
         << "), which " << describe_end(reader.header()) << ".\n";
     out << incompleteness_notes(reader);
+    if (model.sampled()) {
+        out << "NOTE: sampled dump (one allocation recorded per " << reader.sample_bytes()
+            << " bytes on average): the bytes and blocks below are estimates.\n";
+    }
     for (size_t i = 0; i < shown; ++i) {
         const LeakSite& site = sites[i];
         out << '\n'
@@ -26,9 +30,9 @@ void write_text(std::ostream& out, const DumpReader& reader, const HeapModel& mo
     if (shown < sites.size()) {
         out << "\n(" << sites.size() - shown << " smaller sites not shown; see --top)\n";
     }
-    out << "\nTotal: " << model.live_bytes() << " bytes (" << human_bytes(model.live_bytes())
-        << ") in " << model.live_block_count() << " blocks from " << sites.size()
-        << " allocation sites"
+    out << (model.sampled() ? "\nTotal (estimated): " : "\nTotal: ") << model.live_bytes()
+        << " bytes (" << human_bytes(model.live_bytes()) << ") in " << model.live_block_count()
+        << " blocks from " << sites.size() << " allocation sites"
         << (reader.complete() ? " still live at exit.\n" : " live when the dump ends.\n");
 }
 
@@ -57,6 +61,8 @@ nlohmann::json to_json(const DumpReader& reader, const HeapModel& model,
         {"cut_short", reader.cut_short()},
         {"end", end_json(reader.header())},
         {"flags", flags_json(reader.header())},
+        {"estimated", model.sampled()},
+        {"sample_bytes", reader.sample_bytes()},
         {"total_bytes", model.live_bytes()},
         {"total_blocks", model.live_block_count()},
         {"site_count", sites.size()},
