@@ -51,7 +51,7 @@ struct Header {
     uint64_t raw_bytes;           // bytes of the raw dump that were read
     uint64_t event_count;         // Alloc and Free records
     uint64_t last_record_time_ns; // latest record time; raw.start_monotonic_ns if none
-    uint32_t thread_count;        // threads that recorded something
+    uint32_t thread_count;        // threads that allocated or freed
     uint32_t flags;               // kFlag*
     Section events;
     Section metadata;

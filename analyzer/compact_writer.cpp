@@ -149,6 +149,25 @@ private:
     std::vector<uint8_t> run_;
 };
 
+// The times of every record that is not an Alloc or Free, sorted.
+std::vector<uint64_t> metadata_record_times(const MappedFile& file,
+                                            const std::vector<ChunkSpan>& spans,
+                                            const std::string& path) {
+    std::vector<uint64_t> times;
+    Record record;
+    for (const ChunkSpan& span : spans) {
+        RecordDecoder decoder(file.bytes().data(), span, &path);
+        while (decoder.next(record)) {
+            if (record.kind != f::RecordKind::Alloc && record.kind != f::RecordKind::Free) {
+                times.push_back(record.time_ns);
+            }
+        }
+        file.release(span.header_offset, span.end);
+    }
+    std::sort(times.begin(), times.end());
+    return times;
+}
+
 f::FileHeader check_raw_header(const MappedFile& file, const std::string& path) {
     const auto bytes = file.bytes();
     f::FileHeader header{};
@@ -223,8 +242,13 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         // record: an event after a snapshot (or any other record) in time stays after it.
         const uint64_t quantum = std::max<uint64_t>(options.time_quantum_ns, 1);
         header.time_quantum_ns = quantum;
-        bool seen_metadata = false;
-        uint64_t metadata_time = 0; // latest metadata record time so far
+        // The writer may put a record in its chunk after events that are later in time (a
+        // snapshot's records are stamped when it was asked for), so the metadata times are
+        // collected first, in a pass of their own, and sorted.
+        const std::vector<uint64_t> metadata_times =
+            quantum > 1 ? metadata_record_times(file, merge.spans(), input)
+                        : std::vector<uint64_t>{};
+        size_t metadata_before = 0; // metadata_times[0, metadata_before) are < the event
         uint64_t event_time = 0;    // latest event time written
         // Threads that allocated or freed, as the raw reader counts them (memtrace's own sampler
         // thread writes snapshots, not events).
@@ -240,8 +264,12 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                     last_event_thread = thread;
                 }
                 uint64_t time = record.time_ns - record.time_ns % quantum;
-                if (seen_metadata && record.time_ns > metadata_time && time <= metadata_time) {
-                    time = metadata_time + 1;
+                while (metadata_before < metadata_times.size() &&
+                       metadata_times[metadata_before] < record.time_ns) {
+                    ++metadata_before;
+                }
+                if (metadata_before > 0 && time <= metadata_times[metadata_before - 1]) {
+                    time = metadata_times[metadata_before - 1] + 1;
                 }
                 event_time = std::max(event_time, time);
                 record.time_ns = event_time;
@@ -260,8 +288,6 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                     metadata_encoder.flush(metadata.content());
                     metadata.close_frame(metadata_frames);
                 }
-                seen_metadata = true;
-                metadata_time = std::max(metadata_time, record.time_ns);
                 metadata_encoder.add(metadata.content(), bytes + record.offset, end - record.offset,
                                      record, thread, new_frame);
             }

@@ -8,6 +8,7 @@
 #include "dump_reader.h"
 #include "heap_model.h"
 #include "log_capture.h"
+#include "memtrace/varint.h"
 
 #include <cstring>
 #include <filesystem>
@@ -339,6 +340,35 @@ TEST(CompactDump, FailureLeavesTheRawDumpAlone) {
     EXPECT_THROW(write_compacted_dump(path.string(), (dir / "no" / "c.mtd").string(), exact()),
                  std::system_error);
     EXPECT_FALSE(is_compacted_dump(path.string()));
+}
+
+// The preload may write a snapshot's record after events that are later in time (it stamps the
+// snapshot when it was asked for): coarsened event times must still not cross it.
+TEST(CompactDump, EventsNeverCrossASnapshotWrittenLate) {
+    TempDir dir;
+    DumpBuilder dump;
+    ChunkBuilder& chunk = dump.add_chunk(1, T0);
+    chunk.stack(T0, 1, {0x401000}).alloc(T0 + 10, 0x1000, 100, 1).alloc(T0 + 500, 0x2000, 200, 1);
+    // Snapshot at T0 + 100, after the record at T0 + 500: its time delta wraps around.
+    std::vector<uint8_t> late{f::make_kind_byte(f::RecordKind::Snapshot)};
+    uint8_t varint[f::kMaxVarintBytes];
+    late.insert(late.end(), varint, f::write_varint(varint, uint64_t{0} - 400));
+    late.push_back(static_cast<uint8_t>(f::SnapshotTrigger::Api));
+    late.push_back(0); // no label
+    chunk.raw(late);
+    dump.write(dir / "raw.mtd");
+    CompactOptions options;
+    options.progress = false;
+    write_compacted_dump((dir / "raw.mtd").string(), (dir / "c.mtd").string(), options);
+    for (const char* name : {"raw.mtd", "c.mtd"}) {
+        SCOPED_TRACE(name);
+        const DumpReader reader((dir / name).string());
+        ASSERT_EQ(reader.snapshots().size(), 1u);
+        EXPECT_EQ(reader.snapshots()[0].time_ns, T0 + 100);
+        std::vector<uint64_t> live;
+        replay(reader, [&](size_t, const HeapModel& m) { live.push_back(m.live_bytes()); });
+        EXPECT_EQ(live, std::vector<uint64_t>{100});
+    }
 }
 
 } // namespace
