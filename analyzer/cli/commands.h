@@ -11,6 +11,7 @@ namespace memtrace::cli {
 void add_run_command(CLI::App& app, int* exit_code);
 void add_leaks_command(CLI::App& app, int* exit_code);
 void add_report_command(CLI::App& app, int* exit_code);
+void add_compact_command(CLI::App& app, int* exit_code);
 void add_diff_command(CLI::App& app, int* exit_code);
 void add_growth_command(CLI::App& app, int* exit_code);
 void add_histogram_command(CLI::App& app, int* exit_code);
