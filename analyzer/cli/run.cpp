@@ -28,6 +28,9 @@ struct RunOptions {
     std::string sample;      // MEMTRACE_SAMPLE_BYTES as given (validated); empty: not set
     bool quiet = false;      // only errors that kept the program from running
     bool no_compact = false; // keep the raw dumps as the preload wrote them
+
+    // Set PYTHONMALLOC=malloc in the program's environment.
+    bool python_malloc = false;
     std::vector<std::string> command;
 };
 
@@ -194,6 +197,9 @@ RunOutcome run(const RunOptions& options) {
         overrides.emplace_back("MEMTRACE_SAMPLE_BYTES",
                                std::to_string(parse_sample_bytes(options.sample).value_or(0)));
     }
+    // pymalloc serves objects of up to 512 bytes from its own mmap'ed arenas, out of malloc's
+    // sight; this makes CPython allocate every object with malloc, so each is traced.
+    if (options.python_malloc) overrides.emplace_back("PYTHONMALLOC", "malloc");
     const auto environment = launcher::compose_environment(environ, overrides);
 
     const launcher::ChildExit exit = launcher::run_and_wait(program, options.command, environment);
@@ -258,6 +264,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
     command->add_flag("-q,--quiet", options->quiet, "Print nothing after the program ends");
     command->add_flag("--no-compact", options->no_compact,
                       "Keep the raw dump instead of compacting it after the program ends");
+    command->add_flag("--python-malloc", options->python_malloc,
+                      "Set PYTHONMALLOC=malloc, so CPython allocates every object with malloc "
+                      "and each one is traced (pymalloc's arenas hide objects of up to 512 bytes)");
     command->add_option("program", options->command, "The program and its arguments, after --")
         ->required();
     command->positionals_at_end();

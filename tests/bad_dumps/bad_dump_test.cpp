@@ -154,7 +154,11 @@ protected:
             {"leaks", dump.string()},
             {"leaks", "--json", dump.string()},
             {"report", dump.string()},
-            {"report", "--json", dump.string()}};
+            {"report", "--json", dump.string()},
+            {"histogram", dump.string()},
+            {"histogram", "--json", dump.string()},
+            {"arenas", dump.string()},
+            {"arenas", "--json", dump.string()}};
         for (const std::vector<std::string>& command : commands) {
             SCOPED_TRACE("memtrace " + command[0] + (command.size() == 3 ? " --json" : ""));
             const RunResult result = run(command);
@@ -208,7 +212,7 @@ DumpBuilder dump_with_raw_record(const std::vector<uint8_t>& record) {
 
 TEST_F(BadDumps, ValidDumpIsAccepted) {
     const fs::path dump = file("valid.mtd", valid_dump());
-    for (const char* command : {"leaks", "report"}) {
+    for (const char* command : {"leaks", "report", "histogram", "arenas"}) {
         const RunResult text = run({command, dump.string()});
         EXPECT_EQ(text.exit_code, 0) << text.describe();
         EXPECT_EQ(text.err, "") << text.describe();
