@@ -351,8 +351,9 @@ TEST(CompactDump, EventsNeverCrossASnapshotWrittenLate) {
     chunk.stack(T0, 1, {0x401000}).alloc(T0 + 10, 0x1000, 100, 1).alloc(T0 + 500, 0x2000, 200, 1);
     // Snapshot at T0 + 100, after the record at T0 + 500: its time delta wraps around.
     std::vector<uint8_t> late{f::make_kind_byte(f::RecordKind::Snapshot)};
-    uint8_t varint[f::kMaxVarintBytes];
-    late.insert(late.end(), varint, f::write_varint(varint, uint64_t{0} - 400));
+    std::vector<uint8_t> varint(f::kMaxVarintBytes);
+    const uint8_t* varint_end = f::write_varint(varint.data(), uint64_t{0} - 400);
+    late.insert(late.end(), varint.cbegin(), varint.cbegin() + (varint_end - varint.data()));
     late.push_back(static_cast<uint8_t>(f::SnapshotTrigger::Api));
     late.push_back(0); // no label
     chunk.raw(late);
