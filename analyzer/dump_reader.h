@@ -49,8 +49,22 @@ struct HeapEvent {
     uint64_t offset = 0; // of the record in the file
 };
 
+// TEMPORARY (wt/aci): the lead's LeakScanResult from notes/reader_api.md, until main has it.
+// On merging main, take main's dump_reader.h.
+struct LeakScanResult {
+    bool present = false;
+    format::LeakScanStatus status = format::LeakScanStatus::Skipped;
+    uint64_t time_ns = 0, live_blocks = 0, definite_blocks = 0, indirect_blocks = 0,
+             reachable_blocks = 0, scan_ns = 0;
+    std::unordered_map<uint64_t, format::BlockKind> unreachable;
+};
+
 class DumpReader {
 public:
+    const LeakScanResult& leak_scan() const {
+        return leak_scan_;
+    }
+
     // Opens the dump and runs the first pass. Throws DumpError.
     explicit DumpReader(std::string path);
 
@@ -120,6 +134,7 @@ private:
     uint64_t event_count_ = 0;
     size_t thread_count_ = 0;
     uint64_t last_record_time_ns_ = 0;
+    LeakScanResult leak_scan_;
 };
 
 } // namespace memtrace
