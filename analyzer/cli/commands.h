@@ -11,5 +11,6 @@ namespace memtrace::cli {
 void add_run_command(CLI::App& app, int* exit_code);
 void add_leaks_command(CLI::App& app, int* exit_code);
 void add_report_command(CLI::App& app, int* exit_code);
+void add_check_command(CLI::App& app, int* exit_code);
 
 } // namespace memtrace::cli
