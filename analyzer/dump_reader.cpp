@@ -153,7 +153,7 @@ void DumpReader::scan_chunks() {
                 has_events = true;
                 ++event_count_;
             } else {
-                collect(record);
+                collect(record, span.thread_index);
             }
         }
         // A partial record at the cut is dropped here and in the second pass alike.
@@ -163,6 +163,17 @@ void DumpReader::scan_chunks() {
     }
     thread_count_ = threads.size();
     match_module_unloads();
+    sort_samples_by_time();
+}
+
+void DumpReader::sort_samples_by_time() {
+    const auto by_time = [](const auto& a, const auto& b) { return a.time_ns < b.time_ns; };
+    std::stable_sort(snapshots_.begin(), snapshots_.end(), by_time);
+    std::stable_sort(memory_samples_.begin(), memory_samples_.end(), by_time);
+    std::stable_sort(malloc_info_samples_.begin(), malloc_info_samples_.end(), by_time);
+    std::stable_sort(size_class_samples_.begin(), size_class_samples_.end(), by_time);
+    std::stable_sort(memory_map_events_.begin(), memory_map_events_.end(), by_time);
+    std::stable_sort(notes_.begin(), notes_.end(), by_time);
 }
 
 void DumpReader::match_module_unloads() {
@@ -204,7 +215,7 @@ void DumpReader::match_module_unloads() {
     module_unloads_.shrink_to_fit();
 }
 
-void DumpReader::collect(const Record& record) {
+void DumpReader::collect(const Record& record, uint32_t thread_index) {
     switch (record.kind) {
     case f::RecordKind::Stack: {
         const auto [it, inserted] = stacks_.try_emplace(record.stack_id);
@@ -240,10 +251,70 @@ void DumpReader::collect(const Record& record) {
         process_.exe_path = std::string(record.exe_path);
         process_.argv = split_cmdline(record.cmdline);
         return;
+    case f::RecordKind::Snapshot:
+        snapshots_.push_back({record.time_ns, static_cast<f::SnapshotTrigger>(record.trigger),
+                              std::string(record.text), thread_index});
+        return;
+    case f::RecordKind::ProcessMemory:
+        memory_samples_.push_back({record.time_ns, record.memory});
+        return;
+    case f::RecordKind::MallocInfo:
+        malloc_info_samples_.push_back({record.time_ns, std::string(record.text)});
+        return;
+    case f::RecordKind::SizeClassTotals:
+        size_class_samples_.push_back({record.time_ns, record.classes});
+        return;
+    case f::RecordKind::MemoryMap: {
+        MemoryMapEvent event;
+        event.op = static_cast<f::MemoryMapOp>(record.sub_kind);
+        event.time_ns = record.time_ns;
+        event.address = record.address;
+        event.length = record.size;
+        event.new_address = record.new_address;
+        event.new_length = record.new_size;
+        event.prot = record.prot;
+        event.flags = record.flags;
+        event.stack_id = record.stack_id;
+        event.thread_index = thread_index;
+        memory_map_events_.push_back(event);
+        return;
+    }
+    case f::RecordKind::Note:
+        notes_.push_back(
+            {record.time_ns, static_cast<f::NoteCode>(record.code), std::string(record.text)});
+        return;
+    case f::RecordKind::LeakScan:
+        collect_leak_scan(record);
+        return;
     case f::RecordKind::Alloc:
     case f::RecordKind::Free:
         return;
     }
+}
+
+void DumpReader::collect_leak_scan(const Record& record) {
+    if (record.sub_kind == static_cast<uint8_t>(f::LeakScanPart::Summary)) {
+        if (leak_scan_.present) {
+            throw DumpError(
+                fmt::format("{}: at byte {}: a second leak scan summary", path_, record.offset));
+        }
+        leak_scan_.present = true;
+        leak_scan_.status = record.scan.status;
+        leak_scan_.time_ns = record.time_ns;
+        leak_scan_.live_blocks = record.scan.live_blocks;
+        leak_scan_.definite_blocks = record.scan.definite_blocks;
+        leak_scan_.indirect_blocks = record.scan.indirect_blocks;
+        leak_scan_.reachable_blocks = record.scan.reachable_blocks;
+        leak_scan_.scan_ns = record.scan.scan_ns;
+        return;
+    }
+    // The writer puts the summary first in the same chunk, so blocks never come before it.
+    if (!leak_scan_.present) {
+        throw DumpError(fmt::format("{}: at byte {}: leak scan blocks without a summary", path_,
+                                    record.offset));
+    }
+    for (const auto& [address, kind] : record.scan_blocks)
+        leak_scan_.unreachable[address] = kind;
 }
 
 const StackTrace* DumpReader::find_stack(uint32_t stack_id) const {

@@ -36,6 +36,62 @@ struct ProcessFacts {
     std::vector<std::string> argv;
 };
 
+// One Snapshot record: the live heap is the replay of every event up to time_ns.
+struct SnapshotMark {
+    uint64_t time_ns = 0;
+    format::SnapshotTrigger trigger = format::SnapshotTrigger::Interval;
+    std::string label; // may be empty
+    uint32_t thread_index = 0;
+};
+
+struct ProcessMemorySample {
+    uint64_t time_ns = 0;
+    format::ProcessMemory memory{}; // bytes; `threads` is a count
+};
+
+struct MallocInfoSample {
+    uint64_t time_ns = 0;
+    std::string xml; // glibc's malloc_info output, as written
+};
+
+struct SizeClassSample {
+    uint64_t time_ns = 0;
+    std::vector<format::SizeClassCounts> classes; // kSizeClassCount entries, cumulative
+};
+
+struct MemoryMapEvent {
+    format::MemoryMapOp op = format::MemoryMapOp::Map;
+    uint64_t time_ns = 0;
+    uint64_t address = 0; // Map and Unmap: the range; Remap: the old range
+    uint64_t length = 0;
+    uint64_t new_address = 0; // Remap only
+    uint64_t new_length = 0;
+    uint32_t prot = 0; // Map only
+    uint32_t flags = 0;
+    uint32_t stack_id = format::kNoStack; // Map and Remap
+    uint32_t thread_index = 0;
+};
+
+struct DumpNote {
+    uint64_t time_ns = 0;
+    format::NoteCode code = format::NoteCode::Info;
+    std::string text;
+};
+
+// The reachability scan the preload ran at exit.
+struct LeakScanResult {
+    bool present = false; // no scan ran: a crash or kill, a sampled dump, an older memtrace
+    format::LeakScanStatus status = format::LeakScanStatus::Skipped;
+    uint64_t time_ns = 0;
+    uint64_t live_blocks = 0;
+    uint64_t definite_blocks = 0;
+    uint64_t indirect_blocks = 0;
+    uint64_t reachable_blocks = 0;
+    uint64_t scan_ns = 0;
+    // Definite and indirect blocks; a block live at time_ns and not here was reachable.
+    std::unordered_map<uint64_t, format::BlockKind> unreachable;
+};
+
 // An Alloc or Free record, with its address and time resolved.
 struct HeapEvent {
     enum class Type : uint8_t { Alloc, Free };
@@ -49,22 +105,8 @@ struct HeapEvent {
     uint64_t offset = 0; // of the record in the file
 };
 
-// TEMPORARY (wt/aci): the lead's LeakScanResult from notes/reader_api.md, until main has it.
-// On merging main, take main's dump_reader.h.
-struct LeakScanResult {
-    bool present = false;
-    format::LeakScanStatus status = format::LeakScanStatus::Skipped;
-    uint64_t time_ns = 0, live_blocks = 0, definite_blocks = 0, indirect_blocks = 0,
-             reachable_blocks = 0, scan_ns = 0;
-    std::unordered_map<uint64_t, format::BlockKind> unreachable;
-};
-
 class DumpReader {
 public:
-    const LeakScanResult& leak_scan() const {
-        return leak_scan_;
-    }
-
     // Opens the dump and runs the first pass. Throws DumpError.
     explicit DumpReader(std::string path);
 
@@ -108,6 +150,36 @@ public:
     // When the process ended, or the last sign of life when no end was recorded.
     uint64_t end_time_ns() const;
 
+    // Version 2 records, each in time order (ties in file order).
+    const std::vector<SnapshotMark>& snapshots() const {
+        return snapshots_;
+    }
+    const std::vector<ProcessMemorySample>& memory_samples() const {
+        return memory_samples_;
+    }
+    const std::vector<MallocInfoSample>& malloc_info_samples() const {
+        return malloc_info_samples_;
+    }
+    const std::vector<SizeClassSample>& size_class_samples() const {
+        return size_class_samples_;
+    }
+    const std::vector<MemoryMapEvent>& memory_map_events() const {
+        return memory_map_events_;
+    }
+    const std::vector<DumpNote>& notes() const {
+        return notes_;
+    }
+    const LeakScanResult& leak_scan() const {
+        return leak_scan_;
+    }
+    // 0 for full tracing; otherwise the mean bytes between recorded allocations.
+    uint64_t sample_bytes() const {
+        return header_.sample_bytes;
+    }
+    bool sampled() const {
+        return header_.sample_bytes != 0;
+    }
+
     // Second pass: calls `visit` for every Alloc and Free, merged across chunks by time (ties
     // keep file order). Throws DumpError for an Alloc whose stack id the dump never defines.
     void for_each_event(const std::function<void(const HeapEvent&)>& visit) const;
@@ -115,8 +187,10 @@ public:
 private:
     void read_header();
     void scan_chunks();
-    void collect(const Record& record);
+    void collect(const Record& record, uint32_t thread_index);
+    void collect_leak_scan(const Record& record);
     void match_module_unloads();
+    void sort_samples_by_time();
 
     std::string path_;
     std::unique_ptr<MappedFile> file_;
@@ -129,12 +203,18 @@ private:
     };
     std::vector<ModuleUnload> module_unloads_; // first pass only
     std::unordered_map<uint32_t, StackTrace> stacks_;
+    std::vector<SnapshotMark> snapshots_;
+    std::vector<ProcessMemorySample> memory_samples_;
+    std::vector<MallocInfoSample> malloc_info_samples_;
+    std::vector<SizeClassSample> size_class_samples_;
+    std::vector<MemoryMapEvent> memory_map_events_;
+    std::vector<DumpNote> notes_;
+    LeakScanResult leak_scan_;
     std::vector<ChunkSpan> event_chunks_; // chunks holding at least one Alloc or Free
     bool cut_short_ = false;
     uint64_t event_count_ = 0;
     size_t thread_count_ = 0;
     uint64_t last_record_time_ns_ = 0;
-    LeakScanResult leak_scan_;
 };
 
 } // namespace memtrace

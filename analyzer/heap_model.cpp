@@ -1,12 +1,16 @@
 #include "heap_model.h"
 
+#include <cmath>
+
 namespace memtrace {
 
 void HeapModel::release(std::unordered_map<uint64_t, LiveBlock>::iterator block) {
-    StackStats& stack = stacks_[block->second.stack_id];
-    stack.live_blocks -= 1;
-    stack.live_bytes -= block->second.size;
-    live_bytes_ -= block->second.size;
+    const LiveBlock& live = block->second;
+    StackStats& stack = stacks_[live.stack_id];
+    stack.live_blocks -= live.est_blocks;
+    stack.live_bytes -= live.est_bytes;
+    live_bytes_ -= live.est_bytes;
+    live_block_count_ -= live.est_blocks;
     live_.erase(block);
 }
 
@@ -26,32 +30,60 @@ void HeapModel::apply(const HeapEvent& event) {
         ++totals_.replaced_blocks;
         release(old);
     }
-    live_.emplace(event.address, LiveBlock{event.size, event.time_ns, event.stack_id});
-    ++totals_.allocations;
-    totals_.bytes_allocated += event.size;
-    live_bytes_ += event.size;
+    const SampleWeight weight =
+        sample_bytes_ ? sample_weight(event.size, sample_bytes_) : SampleWeight{1, event.size};
+    live_.emplace(event.address, LiveBlock{event.size, event.time_ns, event.stack_id, weight.bytes,
+                                           weight.blocks});
+    totals_.allocations += weight.blocks;
+    totals_.bytes_allocated += weight.bytes;
+    live_bytes_ += weight.bytes;
+    live_block_count_ += weight.blocks;
     StackStats& stack = stacks_[event.stack_id];
-    stack.allocations += 1;
-    stack.bytes_allocated += event.size;
-    stack.live_blocks += 1;
-    stack.live_bytes += event.size;
+    stack.allocations += weight.blocks;
+    stack.bytes_allocated += weight.bytes;
+    stack.live_blocks += weight.blocks;
+    stack.live_bytes += weight.bytes;
     if (live_bytes_ > peak_bytes_) {
         peak_bytes_ = live_bytes_;
-        peak_blocks_ = live_.size();
+        peak_blocks_ = live_block_count_;
         peak_time_ns_ = event.time_ns;
     }
 }
 
-HeapModel replay(const DumpReader& reader) {
-    HeapModel model;
-    reader.for_each_event([&model](const HeapEvent& event) { model.apply(event); });
+SampleWeight sample_weight(uint64_t size, uint64_t sample_bytes) {
+    // A zero-byte block still advances nothing in the sampler; count it as itself.
+    if (size == 0) return {1, 0};
+    const double p = -std::expm1(-static_cast<double>(size) / static_cast<double>(sample_bytes));
+    if (!(p > 0.0)) return {1, size};
+    return {static_cast<uint64_t>(std::llround(1.0 / p)),
+            static_cast<uint64_t>(std::llround(static_cast<double>(size) / p))};
+}
+
+HeapModel replay(const DumpReader& reader,
+                 const std::function<void(size_t, const HeapModel&)>& on_snapshot) {
+    HeapModel model(reader.sample_bytes());
+    const std::vector<SnapshotMark>& snapshots = reader.snapshots();
+    size_t next = 0;
+    // Snapshots not yet reached by the replay are delivered as soon as an event passes them.
+    const auto deliver_until = [&](uint64_t time_ns, bool all) {
+        while (on_snapshot && next < snapshots.size() &&
+               (all || snapshots[next].time_ns < time_ns)) {
+            on_snapshot(next, model);
+            ++next;
+        }
+    };
+    reader.for_each_event([&](const HeapEvent& event) {
+        deliver_until(event.time_ns, false);
+        model.apply(event);
+    });
+    deliver_until(0, true);
     return model;
 }
 
 LeakTotals compute_leak_totals(const std::string& dump_path) {
     const DumpReader reader(dump_path);
     const HeapModel model = replay(reader);
-    return {model.live_bytes(), model.live_blocks().size(), reader.complete()};
+    return {model.live_bytes(), model.live_block_count(), reader.complete()};
 }
 
 } // namespace memtrace

@@ -5,15 +5,20 @@
 #include "dump_reader.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
 namespace memtrace {
 
 struct LiveBlock {
-    uint64_t size = 0;
+    uint64_t size = 0; // as requested
     uint64_t time_ns = 0;
     uint32_t stack_id = 0;
+    // What the block stands for in the figures: itself when every allocation is recorded; in a
+    // sampled dump, 1/p blocks of its size (p = the chance it was sampled).
+    uint64_t est_bytes = 0;
+    uint64_t est_blocks = 0;
 };
 
 // What one allocation stack did over the whole run.
@@ -34,9 +39,18 @@ struct HeapTotals {
     uint64_t replaced_blocks = 0;
 };
 
+// Every figure below is an estimate when the model was built for a sampled dump.
 class HeapModel {
 public:
+    // sample_bytes: the dump's mean sampling interval, 0 when every allocation is recorded.
+    explicit HeapModel(uint64_t sample_bytes = 0) : sample_bytes_(sample_bytes) {
+    }
+
     void apply(const HeapEvent& event);
+
+    bool sampled() const {
+        return sample_bytes_ != 0;
+    }
 
     const HeapTotals& totals() const {
         return totals_;
@@ -46,6 +60,10 @@ public:
     }
     uint64_t live_bytes() const {
         return live_bytes_;
+    }
+    // live_blocks().size() when not sampled.
+    uint64_t live_block_count() const {
+        return live_block_count_;
     }
     uint64_t peak_bytes() const {
         return peak_bytes_;
@@ -67,14 +85,27 @@ private:
     std::unordered_map<uint64_t, LiveBlock> live_;
     std::unordered_map<uint32_t, StackStats> stacks_;
     HeapTotals totals_;
+    uint64_t sample_bytes_ = 0;
     uint64_t live_bytes_ = 0;
+    uint64_t live_block_count_ = 0;
     uint64_t peak_bytes_ = 0;
     uint64_t peak_blocks_ = 0;
     uint64_t peak_time_ns_ = 0;
 };
 
-// Replays every event of the dump.
-HeapModel replay(const DumpReader& reader);
+// How many blocks and bytes one recorded block of `size` bytes stands for in a dump sampled
+// with mean interval sample_bytes (> 0): the Poisson process hits it with p = 1 - exp(-size/N).
+struct SampleWeight {
+    uint64_t blocks;
+    uint64_t bytes;
+};
+SampleWeight sample_weight(uint64_t size, uint64_t sample_bytes);
+
+// Replays every event of the dump (with the dump's sampling weights). When given, on_snapshot(i,
+// model) is called for reader.snapshots()[i] once every event up to that snapshot's time has
+// been applied and no later one.
+HeapModel replay(const DumpReader& reader,
+                 const std::function<void(size_t, const HeapModel&)>& on_snapshot = {});
 
 struct LeakTotals {
     uint64_t bytes = 0;

@@ -58,8 +58,9 @@ LeakClassification classify_leaks(const HeapModel& model, const LeakScanResult& 
         KindedSite& site = by_site[{block.stack_id, kind}];
         site.stack_id = block.stack_id;
         site.kind = kind;
-        site.bytes += block.size;
-        site.blocks += 1;
+        // Estimates in a sampled dump (which never has a scan); the block itself otherwise.
+        site.bytes += block.est_bytes;
+        site.blocks += block.est_blocks;
     }
     result.sites.reserve(by_site.size());
     for (const auto& [key, site] : by_site) {

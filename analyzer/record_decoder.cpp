@@ -3,6 +3,7 @@
 #include "dump_error.h"
 #include "memtrace/varint.h"
 
+#include <initializer_list>
 #include <spdlog/fmt/fmt.h>
 
 namespace memtrace {
@@ -26,6 +27,9 @@ public:
 
     const uint8_t* cursor() const {
         return cursor_;
+    }
+    size_t remaining() const {
+        return static_cast<size_t>(end_ - cursor_);
     }
 
     uint8_t u8() {
@@ -81,6 +85,20 @@ const char* kind_name(f::RecordKind kind) {
         return "module-unload";
     case f::RecordKind::ProcessInfo:
         return "process-info";
+    case f::RecordKind::Snapshot:
+        return "snapshot";
+    case f::RecordKind::ProcessMemory:
+        return "process-memory";
+    case f::RecordKind::MallocInfo:
+        return "malloc-info";
+    case f::RecordKind::SizeClassTotals:
+        return "size-class-totals";
+    case f::RecordKind::MemoryMap:
+        return "memory-map";
+    case f::RecordKind::Note:
+        return "note";
+    case f::RecordKind::LeakScan:
+        return "leak-scan";
     }
     return "unknown";
 }
@@ -135,6 +153,101 @@ void decode_payload(ByteReader& in, Record& record, uint64_t& previous_address) 
         record.exe_path = in.bytes("exe path", f::kMaxStringLength);
         record.cmdline = in.bytes("command line", f::kMaxStringLength);
         return;
+    case f::RecordKind::Snapshot:
+        record.trigger = in.u32_varint("snapshot trigger");
+        if (record.trigger < static_cast<uint32_t>(f::SnapshotTrigger::Interval) ||
+            record.trigger > static_cast<uint32_t>(f::SnapshotTrigger::Exit)) {
+            throw Malformed{fmt::format("unknown snapshot trigger {}", record.trigger)};
+        }
+        record.text = in.bytes("snapshot label", f::kMaxStringLength);
+        return;
+    case f::RecordKind::ProcessMemory: {
+        f::ProcessMemory& m = record.memory;
+        for (uint64_t* field :
+             {&m.vm_rss, &m.vm_size, &m.vm_hwm, &m.rss_anon, &m.rss_file, &m.threads}) {
+            *field = in.varint("process memory figure");
+        }
+        return;
+    }
+    case f::RecordKind::MallocInfo:
+        record.text = in.bytes("malloc_info text", f::kMaxMallocInfoLength);
+        return;
+    case f::RecordKind::SizeClassTotals: {
+        const uint32_t count = in.u32_varint("size class count");
+        if (count > f::kSizeClassCount) {
+            throw Malformed{fmt::format("{} size classes, more than the {} there are", count,
+                                        f::kSizeClassCount)};
+        }
+        record.classes.assign(f::kSizeClassCount, f::SizeClassCounts{});
+        for (uint32_t i = 0; i < count; ++i) {
+            f::SizeClassCounts& c = record.classes[i];
+            for (uint64_t* field : {&c.count, &c.requested_bytes, &c.usable_bytes, &c.free_count,
+                                    &c.freed_usable_bytes}) {
+                *field = in.varint("size class counter");
+            }
+        }
+        return;
+    }
+    case f::RecordKind::MemoryMap:
+        switch (static_cast<f::MemoryMapOp>(record.sub_kind)) {
+        case f::MemoryMapOp::Map:
+            record.address = in.varint("mapping address");
+            record.size = in.varint("mapping length");
+            record.prot = in.u32_varint("mapping protection");
+            record.flags = in.u32_varint("mapping flags");
+            record.stack_id = in.u32_varint("stack id");
+            return;
+        case f::MemoryMapOp::Unmap:
+            record.address = in.varint("unmapped address");
+            record.size = in.varint("unmapped length");
+            record.stack_id = f::kNoStack;
+            return;
+        case f::MemoryMapOp::Remap:
+            record.address = in.varint("remapped address");
+            record.size = in.varint("remapped length");
+            record.new_address = in.varint("new mapping address");
+            record.new_size = in.varint("new mapping length");
+            record.stack_id = in.u32_varint("stack id");
+            return;
+        }
+        throw Malformed{fmt::format("unknown memory map operation {}", record.sub_kind)};
+    case f::RecordKind::Note:
+        record.code = in.u32_varint("note code");
+        record.text = in.bytes("note text", f::kMaxStringLength);
+        return;
+    case f::RecordKind::LeakScan:
+        if (record.sub_kind == static_cast<uint8_t>(f::LeakScanPart::Summary)) {
+            f::LeakScanSummary& s = record.scan;
+            const uint32_t status = in.u32_varint("leak scan status");
+            if (status < static_cast<uint32_t>(f::LeakScanStatus::Complete) ||
+                status > static_cast<uint32_t>(f::LeakScanStatus::Failed)) {
+                throw Malformed{fmt::format("unknown leak scan status {}", status)};
+            }
+            s.status = static_cast<f::LeakScanStatus>(status);
+            for (uint64_t* field : {&s.live_blocks, &s.definite_blocks, &s.indirect_blocks,
+                                    &s.reachable_blocks, &s.scan_ns}) {
+                *field = in.varint("leak scan figure");
+            }
+            return;
+        }
+        if (record.sub_kind == static_cast<uint8_t>(f::LeakScanPart::Blocks)) {
+            const uint64_t count = in.varint("leak scan block count");
+            // Each block takes at least two bytes: bound the count by what the chunk holds.
+            if (count > static_cast<uint64_t>(in.remaining()) / 2) throw OutOfBytes{};
+            record.scan_blocks.clear();
+            uint64_t address = 0;
+            for (uint64_t i = 0; i < count; ++i) {
+                address += static_cast<uint64_t>(f::zigzag_decode(in.varint("block address")));
+                const uint32_t kind = in.u32_varint("block kind");
+                if (kind != static_cast<uint32_t>(f::BlockKind::Definite) &&
+                    kind != static_cast<uint32_t>(f::BlockKind::Indirect)) {
+                    throw Malformed{fmt::format("leak scan lists a block of kind {}", kind)};
+                }
+                record.scan_blocks.emplace_back(address, static_cast<f::BlockKind>(kind));
+            }
+            return;
+        }
+        throw Malformed{fmt::format("unknown leak scan part {}", record.sub_kind)};
     }
 }
 
@@ -147,7 +260,16 @@ bool is_known(uint8_t kind_byte) {
     case f::RecordKind::ModuleLoad:
     case f::RecordKind::ModuleUnload:
     case f::RecordKind::ProcessInfo:
+    case f::RecordKind::Snapshot:
+    case f::RecordKind::ProcessMemory:
+    case f::RecordKind::MallocInfo:
+    case f::RecordKind::SizeClassTotals:
+    case f::RecordKind::Note:
         return f::sub_kind_of(kind_byte) == 0;
+    case f::RecordKind::MemoryMap:
+        return f::sub_kind_of(kind_byte) <= static_cast<uint8_t>(f::MemoryMapOp::Remap);
+    case f::RecordKind::LeakScan:
+        return f::sub_kind_of(kind_byte) <= static_cast<uint8_t>(f::LeakScanPart::Blocks);
     }
     return false;
 }

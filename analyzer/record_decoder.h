@@ -3,10 +3,12 @@
 #pragma once
 
 #include "memtrace/dump_format.h"
+#include "memtrace/record_encoding.h"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace memtrace {
@@ -46,6 +48,23 @@ struct Record {
     // ProcessInfo
     std::string_view exe_path;
     std::string_view cmdline;
+    // Snapshot (trigger, text = label), Note (code, text)
+    uint32_t trigger = 0;
+    uint32_t code = 0;
+    std::string_view text;
+    // ProcessMemory
+    format::ProcessMemory memory{};
+    // MallocInfo (text = the XML)
+    // SizeClassTotals
+    std::vector<format::SizeClassCounts> classes;
+    // MemoryMap (address and size are the mapped or old range; stack_id for Map and Remap)
+    uint64_t new_address = 0;
+    uint64_t new_size = 0;
+    uint32_t prot = 0;
+    uint32_t flags = 0;
+    // LeakScan
+    format::LeakScanSummary scan{};
+    std::vector<std::pair<uint64_t, format::BlockKind>> scan_blocks;
 };
 
 class RecordDecoder {

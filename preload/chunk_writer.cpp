@@ -1,9 +1,9 @@
 #include "chunk_writer.h"
 
+#include "dump_file.h"
+
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include "dump_file.h"
 
 namespace memtrace::preload {
 

@@ -3,9 +3,9 @@
 // left by SIGKILL) sees only whole records. No lock and no syscall except when a chunk is full.
 #pragma once
 
-#include <stdint.h>
-
 #include "thread_state.h"
+
+#include <stdint.h>
 
 namespace memtrace::preload {
 
@@ -17,8 +17,8 @@ extern uint32_t g_dump_generation;
 
 // Room for `room` bytes of record in the current chunk, or nullptr if recording has stopped.
 inline uint8_t* chunk_reserve(ChunkCursor& cursor, uint32_t room, uint64_t now) {
-    if (__builtin_expect(cursor.generation != __atomic_load_n(&g_dump_generation,
-                                                              __ATOMIC_RELAXED) ||
+    if (__builtin_expect(cursor.generation !=
+                                 __atomic_load_n(&g_dump_generation, __ATOMIC_RELAXED) ||
                              static_cast<uint32_t>(cursor.limit - cursor.position) < room,
                          0)) {
         if (!chunk_refill(cursor, room, now)) return nullptr;

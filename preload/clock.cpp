@@ -39,7 +39,8 @@ void event_clock_start_calibration() {
 void event_clock_finish_calibration() {
     if (g_calibration_tsc == 0) return;
     uint64_t ns = monotonic_ns();
-    while (ns - g_calibration_ns < kMinCalibrationNs) ns = monotonic_ns();
+    while (ns - g_calibration_ns < kMinCalibrationNs)
+        ns = monotonic_ns();
     const uint64_t tsc = __rdtsc();
     if (tsc <= g_calibration_tsc) return;
     const auto scaled = static_cast<unsigned __int128>(ns - g_calibration_ns) << 32;

@@ -1,14 +1,14 @@
 #include "dump_file.h"
 
+#include "clock.h"
+#include "options.h"
+#include "spin_lock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include "clock.h"
-#include "options.h"
-#include "spin_lock.h"
 
 namespace memtrace::preload {
 namespace {
@@ -19,7 +19,7 @@ constexpr uint64_t kLargestSegment = 64 << 20;
 // Zero-initialized on purpose: the first malloc may run before this library's static
 // initializers, so no global here may have a dynamic initializer (constinit checks it).
 struct DumpState {
-    int fd;                       // valid while header is not null
+    int fd; // valid while header is not null
     format::FileHeader* header;
     char path[kPathMax];
     // The current segment: [segment_start, segment_end) of the file, mapped at segment_base.
@@ -46,7 +46,8 @@ char* append_unsigned(char* out, const char* end, uint64_t value) {
         digits[n++] = static_cast<char>('0' + value % 10);
         value /= 10;
     } while (value);
-    while (n && out < end) *out++ = digits[--n];
+    while (n && out < end)
+        *out++ = digits[--n];
     return out;
 }
 
@@ -124,7 +125,8 @@ void report_path() {
 // Maps the next segment of the file. Called with g_grow_lock held.
 bool grow(uint64_t min_bytes) {
     uint64_t size = g_dump.next_segment_size;
-    while (size < min_bytes) size *= 2;
+    while (size < min_bytes)
+        size *= 2;
     const uint64_t start = g_dump.segment_end;
     const int rc = posix_fallocate(g_dump.fd, static_cast<off_t>(start), static_cast<off_t>(size));
     if (rc != 0) {
@@ -209,7 +211,8 @@ format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, u
     if (!g_dump.header) return nullptr;
     uint64_t capacity = format::kDefaultChunkSize;
     const uint64_t needed = uint64_t{min_bytes} + sizeof(format::ChunkHeader);
-    while (capacity < needed) capacity *= 2;
+    while (capacity < needed)
+        capacity *= 2;
     if (capacity > format::kMaxChunkSize) return nullptr;
 
     SpinLockGuard guard(g_grow_lock);
@@ -220,20 +223,20 @@ format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, u
         if (offset < g_dump.segment_end) {
             const uint64_t rest = g_dump.segment_end - offset;
             if (rest >= sizeof(format::ChunkHeader)) {
-                auto* pad = reinterpret_cast<format::ChunkHeader*>(
-                    g_dump.segment_base + (offset - g_dump.segment_start));
-                *pad = format::ChunkHeader{format::kChunkMagic, static_cast<uint32_t>(rest), 0,
-                                           0, 0, 0, now};
+                auto* pad = reinterpret_cast<format::ChunkHeader*>(g_dump.segment_base +
+                                                                   (offset - g_dump.segment_start));
+                *pad = format::ChunkHeader{
+                    format::kChunkMagic, static_cast<uint32_t>(rest), 0, 0, 0, 0, now};
             }
             offset = g_dump.segment_end;
             __atomic_store_n(&h.data_end, offset, __ATOMIC_RELEASE);
         }
         if (!grow(capacity)) return nullptr;
     }
-    auto* chunk =
-        reinterpret_cast<format::ChunkHeader*>(g_dump.segment_base + (offset - g_dump.segment_start));
-    *chunk = format::ChunkHeader{format::kChunkMagic, static_cast<uint32_t>(capacity), 0,
-                                 thread_index, os_tid, 0, now};
+    auto* chunk = reinterpret_cast<format::ChunkHeader*>(g_dump.segment_base +
+                                                         (offset - g_dump.segment_start));
+    *chunk = format::ChunkHeader{
+        format::kChunkMagic, static_cast<uint32_t>(capacity), 0, thread_index, os_tid, 0, now};
     __atomic_store_n(&h.data_end, offset + capacity, __ATOMIC_RELEASE);
     return chunk;
 }

@@ -4,9 +4,9 @@
 // in the app; each segment is mapped on its own and stays mapped until the process ends.
 #pragma once
 
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
+
+#include <stdint.h>
 
 namespace memtrace::preload {
 

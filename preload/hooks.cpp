@@ -2,6 +2,10 @@
 // see (dlopen/dlclose for the module map, _exit and exec for how the dump ends). Each body:
 // bootstrap if the real function is not known yet, call the real one, record.
 // Exception specifications follow glibc's declarations (__THROW), which C++ requires to match.
+#include "bootstrap_arena.h"
+#include "real_functions.h"
+#include "recorder.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
@@ -9,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "bootstrap_arena.h"
-#include "real_functions.h"
-#include "recorder.h"
 
 #define MEMTRACE_EXPORT extern "C" __attribute__((visibility("default")))
 

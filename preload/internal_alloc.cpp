@@ -1,9 +1,9 @@
 #include "internal_alloc.h"
 
+#include "spin_lock.h"
+
 #include <stdint.h>
 #include <sys/mman.h>
-
-#include "spin_lock.h"
 
 namespace memtrace::preload {
 namespace {

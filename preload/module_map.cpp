@@ -1,15 +1,15 @@
 #include "module_map.h"
 
-#include <elf.h>
-#include <link.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "chunk_writer.h"
 #include "internal_alloc.h"
 #include "memtrace/record_encoding.h"
 #include "options.h"
 #include "spin_lock.h"
+
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
 
 namespace memtrace::preload {
 namespace {
@@ -84,8 +84,8 @@ int visit(dl_phdr_info* info, size_t, void* data) {
     const bool main_program = context.first;
     context.first = false;
     const char* path = info->dlpi_name && *info->dlpi_name ? info->dlpi_name
-                       : main_program                       ? context.exe
-                                                            : nullptr;
+                       : main_program                      ? context.exe
+                                                           : nullptr;
     if (!path || !*path) return 0;
 
     uint64_t start = UINT64_MAX;
@@ -130,7 +130,8 @@ void module_map_rescan(uint64_t now) {
     ScanContext context{now, true, {}};
     const ssize_t length = readlink("/proc/self/exe", context.exe, sizeof(context.exe) - 1);
     context.exe[length > 0 ? length : 0] = '\0';
-    for (Module* m = g_modules; m; m = m->next) m->seen = false;
+    for (Module* m = g_modules; m; m = m->next)
+        m->seen = false;
     dl_iterate_phdr(visit, &context);
     for (Module** link = &g_modules; *link;) {
         Module* m = *link;

@@ -1,9 +1,9 @@
 #include "options.h"
 
+#include "memtrace/dump_format.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "memtrace/dump_format.h"
 
 #ifndef MEMTRACE_DEFAULT_DEPTH
 #define MEMTRACE_DEFAULT_DEPTH 64

@@ -1,11 +1,11 @@
 #include "process_facts.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "chunk_writer.h"
 #include "memtrace/record_encoding.h"
 #include "options.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace memtrace::preload {
 namespace {
@@ -40,8 +40,7 @@ void write_process_info(uint64_t now) {
     uint8_t* out = chunk_reserve(cursor, static_cast<uint32_t>(room), now);
     if (!out) return;
     out = format::encode_process_info(out, chunk_time_delta(cursor, now), exe,
-                                      static_cast<uint32_t>(exe_length), g_cmdline,
-                                      cmdline_length);
+                                      static_cast<uint32_t>(exe_length), g_cmdline, cmdline_length);
     chunk_commit(cursor, out);
 }
 

@@ -1,10 +1,5 @@
 #include "recorder.h"
 
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "chunk_writer.h"
 #include "clock.h"
 #include "dump_file.h"
@@ -17,6 +12,11 @@
 #include "size_class_counters.h"
 #include "stack_table.h"
 #include "unwinder.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 namespace memtrace::preload {
 
@@ -185,8 +185,8 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     uint8_t* out = chunk_reserve(cursor, format::kMaxAllocRecord, now);
     if (out) {
         out = format::encode_alloc(out, chunk_time_delta(cursor, now),
-                                   chunk_address_delta(cursor, reinterpret_cast<uint64_t>(p)),
-                                   size, stack_id, function);
+                                   chunk_address_delta(cursor, reinterpret_cast<uint64_t>(p)), size,
+                                   stack_id, function);
         chunk_commit(cursor, out);
     } else {
         stop_recording();

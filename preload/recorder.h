@@ -8,11 +8,11 @@
 //   Stopped        recording ended (dump could not be created, disk full): pass through.
 #pragma once
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
 #include "thread_state.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 namespace memtrace::preload {
 

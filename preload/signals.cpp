@@ -1,9 +1,9 @@
 #include "signals.h"
 
+#include "dump_file.h"
+
 #include <signal.h>
 #include <string.h>
-
-#include "dump_file.h"
 
 namespace memtrace::preload {
 namespace {

@@ -1,12 +1,12 @@
 #include "size_class_counters.h"
 
-#include <pthread.h>
-#include <string.h>
-
 #include "chunk_writer.h"
 #include "internal_alloc.h"
 #include "spin_lock.h"
 #include "thread_state.h"
+
+#include <pthread.h>
+#include <string.h>
 
 namespace memtrace::preload {
 
@@ -89,7 +89,8 @@ void sum_size_classes(format::SizeClassCounts* out) {
     memset(out, 0, sizeof(format::SizeClassCounts) * format::kSizeClassCount);
     SpinLockGuard guard(g_lock);
     add_counts(out, g_retired);
-    for (SizeClassBlock* block = g_all; block; block = block->next) add_counts(out, block->classes);
+    for (SizeClassBlock* block = g_all; block; block = block->next)
+        add_counts(out, block->classes);
 }
 
 bool emit_size_class_totals(uint64_t now) {

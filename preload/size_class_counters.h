@@ -4,10 +4,10 @@
 // hot path never takes.
 #pragma once
 
+#include "memtrace/record_encoding.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "memtrace/record_encoding.h"
 
 namespace memtrace::preload {
 

@@ -11,7 +11,8 @@ class SpinLock {
 public:
     void lock() {
         while (__atomic_exchange_n(&locked_, 1, __ATOMIC_ACQUIRE)) {
-            while (__atomic_load_n(&locked_, __ATOMIC_RELAXED)) sched_yield();
+            while (__atomic_load_n(&locked_, __ATOMIC_RELAXED))
+                sched_yield();
         }
     }
     void unlock() {

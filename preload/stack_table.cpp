@@ -1,10 +1,10 @@
 #include "stack_table.h"
 
-#include <string.h>
-#include <sys/mman.h>
-
 #include "internal_alloc.h"
 #include "memtrace/dump_format.h"
+
+#include <string.h>
+#include <sys/mman.h>
 
 namespace memtrace::preload {
 

@@ -10,8 +10,8 @@
 namespace memtrace::preload {
 
 struct StackLookup {
-    uint32_t id;      // format::kNoStack when the table is full
-    bool inserted;    // this call defined the stack (emit() wrote its record)
+    uint32_t id;   // format::kNoStack when the table is full
+    bool inserted; // this call defined the stack (emit() wrote its record)
 };
 
 // Writes the Stack record of a new id (to the calling thread's chunk). Returns false if the
@@ -41,8 +41,8 @@ private:
     static uint64_t hash(const uint64_t* frames, uint32_t depth, bool truncated);
     bool same(uint32_t id, const uint64_t* frames, uint32_t depth, bool truncated) const;
 
-    uint64_t* slots_ = nullptr;         // (hash >> 24) << 24 | id; 0 = empty
-    StoredStack** stacks_ = nullptr;    // by id
+    uint64_t* slots_ = nullptr;      // (hash >> 24) << 24 | id; 0 = empty
+    StoredStack** stacks_ = nullptr; // by id
     uint64_t mask_ = 0;
     uint32_t max_ids_ = 0;
     uint32_t next_id_ = 1;

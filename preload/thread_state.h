@@ -2,9 +2,9 @@
 // (the library is preloaded, so its TLS is part of the static block).
 #pragma once
 
-#include <stdint.h>
-
 #include "memtrace/dump_format.h"
+
+#include <stdint.h>
 
 namespace memtrace::preload {
 

@@ -1,11 +1,11 @@
 #define UNW_LOCAL_ONLY
 #include "unwinder.h"
 
-#include <link.h>
-#include <libunwind.h>
-#include <string.h>
-
 #include "memtrace/dump_format.h"
+
+#include <libunwind.h>
+#include <link.h>
+#include <string.h>
 
 namespace memtrace::preload {
 namespace {
@@ -53,8 +53,8 @@ uint32_t capture_stack(uint64_t* frames, uint32_t max_depth, bool* truncated) {
         ++skip;
     }
     uint32_t depth = static_cast<uint32_t>(count) - skip;
-    *truncated = depth > max_depth ||
-                 static_cast<uint32_t>(count) == max_depth + kOwnFramesRoom + 1;
+    *truncated =
+        depth > max_depth || static_cast<uint32_t>(count) == max_depth + kOwnFramesRoom + 1;
     if (depth > max_depth) depth = max_depth;
     if (skip) memmove(frames, frames + skip, depth * sizeof(uint64_t));
     return depth;

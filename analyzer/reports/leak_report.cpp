@@ -107,7 +107,7 @@ nlohmann::json to_json(const DumpReader& reader, const HeapModel& model,
         {"scan", scan_json(reader)},
         {"kinds", kind_totals_json(leaks)},
         {"total_bytes", model.live_bytes()},
-        {"total_blocks", model.live_blocks().size()},
+        {"total_blocks", model.live_block_count()},
         {"site_count", leaks.sites.size()},
         {"sites", std::move(site_list)},
     };

@@ -95,7 +95,7 @@ void write_text(std::ostream& out, const Summary& summary, Symbolizer& symbolize
         << ") in " << model.peak_blocks() << " blocks, "
         << fmt::format("{:.3f}", peak_time_s(summary)) << " s after start\n";
     out << (reader.complete() ? "Leaked at exit: " : "Live at end:    ") << model.live_bytes()
-        << " bytes (" << human_bytes(model.live_bytes()) << ") in " << model.live_blocks().size()
+        << " bytes (" << human_bytes(model.live_bytes()) << ") in " << model.live_block_count()
         << " blocks\n";
     if (totals.unknown_frees != 0 || totals.replaced_blocks != 0) {
         out << "Anomalies:      " << totals.unknown_frees << " frees of unknown addresses, "
@@ -156,7 +156,7 @@ nlohmann::json to_json(const Summary& summary, Symbolizer& symbolizer) {
          {{"bytes", model.peak_bytes()},
           {"blocks", model.peak_blocks()},
           {"time_s", peak_time_s(summary)}}},
-        {"leaked", {{"bytes", model.live_bytes()}, {"blocks", model.live_blocks().size()}}},
+        {"leaked", {{"bytes", model.live_bytes()}, {"blocks", model.live_block_count()}}},
         {"top_by_bytes", sites_json(summary, summary.by_bytes, symbolizer)},
         {"top_by_count", sites_json(summary, summary.by_count, symbolizer)},
     };

@@ -106,6 +106,103 @@ ChunkBuilder& ChunkBuilder::process_info(uint64_t time_ns, const std::string& ex
     return *this;
 }
 
+ChunkBuilder& ChunkBuilder::snapshot(uint64_t time_ns, f::SnapshotTrigger trigger,
+                                     const std::string& label) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    const auto length = static_cast<uint32_t>(label.size());
+    append(records_, f::snapshot_record_size(length), [&](uint8_t* out) {
+        return f::encode_snapshot(out, delta, trigger, label.data(), length);
+    });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::process_memory(uint64_t time_ns, const f::ProcessMemory& memory) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    append(records_, f::kMaxProcessMemoryRecord,
+           [&](uint8_t* out) { return f::encode_process_memory(out, delta, memory); });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::malloc_info(uint64_t time_ns, const std::string& xml) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    const auto length = static_cast<uint32_t>(xml.size());
+    append(records_, f::malloc_info_record_size(length),
+           [&](uint8_t* out) { return f::encode_malloc_info(out, delta, xml.data(), length); });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::size_class_totals(uint64_t time_ns,
+                                              const std::vector<f::SizeClassCounts>& classes) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    append(records_, f::kMaxSizeClassTotalsRecord, [&](uint8_t* out) {
+        return f::encode_size_class_totals(out, delta, classes.data(),
+                                           static_cast<uint32_t>(classes.size()));
+    });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::map(uint64_t time_ns, uint64_t address, uint64_t length, uint32_t prot,
+                                uint32_t flags, uint32_t stack_id) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    append(records_, f::kMaxMemoryMapRecord, [&](uint8_t* out) {
+        return f::encode_map(out, delta, address, length, prot, flags, stack_id);
+    });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::unmap(uint64_t time_ns, uint64_t address, uint64_t length) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    append(records_, f::kMaxMemoryMapRecord,
+           [&](uint8_t* out) { return f::encode_unmap(out, delta, address, length); });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::remap(uint64_t time_ns, uint64_t old_address, uint64_t old_length,
+                                  uint64_t new_address, uint64_t new_length, uint32_t stack_id) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    append(records_, f::kMaxMemoryMapRecord, [&](uint8_t* out) {
+        return f::encode_remap(out, delta, old_address, old_length, new_address, new_length,
+                               stack_id);
+    });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::note(uint64_t time_ns, f::NoteCode code, const std::string& text) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    const auto length = static_cast<uint32_t>(text.size());
+    append(records_, f::note_record_size(length),
+           [&](uint8_t* out) { return f::encode_note(out, delta, code, text.data(), length); });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::leak_scan(uint64_t time_ns, const f::LeakScanSummary& summary) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    append(records_, f::kMaxLeakScanSummaryRecord,
+           [&](uint8_t* out) { return f::encode_leak_scan_summary(out, delta, summary); });
+    return *this;
+}
+
+ChunkBuilder& ChunkBuilder::leak_scan_blocks(uint64_t time_ns,
+                                             const std::vector<uint64_t>& addresses,
+                                             const std::vector<f::BlockKind>& kinds) {
+    begin_record();
+    const uint64_t delta = delta_to(time_ns);
+    const auto count = static_cast<uint32_t>(addresses.size());
+    append(records_, f::leak_scan_blocks_record_size(count), [&](uint8_t* out) {
+        return f::encode_leak_scan_blocks(out, delta, addresses.data(), kinds.data(), count);
+    });
+    return *this;
+}
+
 ChunkBuilder& ChunkBuilder::raw(const std::vector<uint8_t>& bytes) {
     begin_record();
     records_.insert(records_.end(), bytes.begin(), bytes.end());

@@ -29,6 +29,21 @@ public:
     ChunkBuilder& module_unload(uint64_t time_ns, uint32_t module_id);
     ChunkBuilder& process_info(uint64_t time_ns, const std::string& exe,
                                const std::string& cmdline);
+    ChunkBuilder& snapshot(uint64_t time_ns, format::SnapshotTrigger trigger,
+                           const std::string& label);
+    ChunkBuilder& process_memory(uint64_t time_ns, const format::ProcessMemory& memory);
+    ChunkBuilder& malloc_info(uint64_t time_ns, const std::string& xml);
+    ChunkBuilder& size_class_totals(uint64_t time_ns,
+                                    const std::vector<format::SizeClassCounts>& classes);
+    ChunkBuilder& map(uint64_t time_ns, uint64_t address, uint64_t length, uint32_t prot,
+                      uint32_t flags, uint32_t stack_id);
+    ChunkBuilder& unmap(uint64_t time_ns, uint64_t address, uint64_t length);
+    ChunkBuilder& remap(uint64_t time_ns, uint64_t old_address, uint64_t old_length,
+                        uint64_t new_address, uint64_t new_length, uint32_t stack_id);
+    ChunkBuilder& note(uint64_t time_ns, format::NoteCode code, const std::string& text);
+    ChunkBuilder& leak_scan(uint64_t time_ns, const format::LeakScanSummary& summary);
+    ChunkBuilder& leak_scan_blocks(uint64_t time_ns, const std::vector<uint64_t>& addresses,
+                                   const std::vector<format::BlockKind>& kinds);
     // Bytes appended as one "record", for input no encoder produces.
     ChunkBuilder& raw(const std::vector<uint8_t>& bytes);
 

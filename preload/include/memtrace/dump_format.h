@@ -43,23 +43,23 @@ inline constexpr uint32_t kMaxMallocInfoLength = 4 * 1024 * 1024;
 
 // How the traced process ended, as far as anyone could tell.
 enum class EndReason : uint32_t {
-    Unknown = 0,  // still running, or died without anyone noticing (SIGKILL without launcher)
-    Exit = 1,     // exit() or return from main; exit_code is valid
+    Unknown = 0,   // still running, or died without anyone noticing (SIGKILL without launcher)
+    Exit = 1,      // exit() or return from main; exit_code is valid
     QuickExit = 2, // _exit() / _Exit(); exit_code is valid
-    Signal = 3,   // a fatal signal caught by the preload; signal is valid
-    Killed = 4,   // died by a signal the preload could not see (SIGKILL); written by the launcher
-    Exec = 5,     // the process image was replaced by execve(); the new image has its own dump
+    Signal = 3,    // a fatal signal caught by the preload; signal is valid
+    Killed = 4,    // died by a signal the preload could not see (SIGKILL); written by the launcher
+    Exec = 5,      // the process image was replaced by execve(); the new image has its own dump
 };
 
 // Who wrote the end fields.
 enum class EndWriter : uint32_t { None = 0, Preload = 1, Launcher = 2 };
 
 // FileHeader::flags bits.
-inline constexpr uint32_t kFlagOutOfSpace = 1u << 0;   // the disk filled; tracing stopped there
-inline constexpr uint32_t kFlagTracingFailed = 1u << 1; // an internal limit was hit; see docs
+inline constexpr uint32_t kFlagOutOfSpace = 1u << 0;     // the disk filled; tracing stopped there
+inline constexpr uint32_t kFlagTracingFailed = 1u << 1;  // an internal limit was hit; see docs
 inline constexpr uint32_t kFlagStackTableFull = 1u << 2; // later stacks recorded as stack id 0
-inline constexpr uint32_t kFlagForkChild = 1u << 3;     // this process is a fork() child
-inline constexpr uint32_t kFlagSampled = 1u << 4;       // sample_bytes > 0: Poisson sampling
+inline constexpr uint32_t kFlagForkChild = 1u << 3;      // this process is a fork() child
+inline constexpr uint32_t kFlagSampled = 1u << 4;        // sample_bytes > 0: Poisson sampling
 
 struct FileHeader {
     char magic[8];
@@ -87,7 +87,7 @@ struct FileHeader {
     // s bytes is recorded with probability p = 1 - exp(-s/N) and stands for 1/p blocks. Frees
     // are recorded for recorded blocks only. SizeClassTotals still count every allocation.
     uint64_t sample_bytes;
-    uint32_t snapshot_signal;   // signal number that takes a snapshot; 0 when none is installed
+    uint32_t snapshot_signal;      // signal number that takes a snapshot; 0 when none is installed
     uint32_t snapshot_interval_ms; // MEMTRACE_INTERVAL in milliseconds; 0 = no periodic snapshot
 };
 static_assert(sizeof(FileHeader) == 120, "FileHeader layout is part of the format");
@@ -174,6 +174,20 @@ enum class LeakScanPart : uint8_t { Summary = 0, Blocks = 1 };
 enum class LeakScanStatus : uint32_t { Complete = 1, Skipped = 2, Failed = 3 };
 enum class BlockKind : uint32_t { Definite = 1, Indirect = 2, Reachable = 3 };
 
+// Payloads of ProcessMemory, SizeClassTotals (one per class) and LeakScan Summary, in order.
+struct ProcessMemory {
+    uint64_t vm_rss, vm_size, vm_hwm, rss_anon, rss_file, threads;
+};
+
+struct SizeClassCounts {
+    uint64_t count, requested_bytes, usable_bytes, free_count, freed_usable_bytes;
+};
+
+struct LeakScanSummary {
+    LeakScanStatus status;
+    uint64_t live_blocks, definite_blocks, indirect_blocks, reachable_blocks, scan_ns;
+};
+
 // Size classes of the histogram: 8-byte classes (0,8], (8,16], ..., (504,512] (index 0..63; a
 // request of 0 bytes counts in the first), then power-of-two classes (512,1024], (1024,2048],
 // ... (index 64..). kSizeClassCount covers every 64-bit size.
@@ -195,15 +209,16 @@ inline constexpr uint64_t size_class_max(uint32_t index) {
 static_assert(size_class_index(1) == 0 && size_class_index(8) == 0 && size_class_index(9) == 1);
 static_assert(size_class_index(512) == 63 && size_class_index(513) == 64);
 static_assert(size_class_index(1024) == 64 && size_class_index(1025) == 65);
-static_assert(size_class_max(63) == 512 && size_class_max(64) == 1024 && size_class_max(65) == 2048);
+static_assert(size_class_max(63) == 512 && size_class_max(64) == 1024 &&
+              size_class_max(65) == 2048);
 static_assert(size_class_index(UINT64_MAX) == kSizeClassCount - 1);
 
 // Which function produced an Alloc (the high 4 bits of its kind byte).
 enum class AllocFunction : uint8_t {
     Malloc = 0,
     Calloc = 1,
-    Realloc = 2,   // the new block of a realloc; the old one has its own Free record
-    Aligned = 3,   // posix_memalign, aligned_alloc, memalign, valloc, pvalloc
+    Realloc = 2, // the new block of a realloc; the old one has its own Free record
+    Aligned = 3, // posix_memalign, aligned_alloc, memalign, valloc, pvalloc
 };
 
 // Stack id 0 means "no stack" (the table was full or the unwinder failed).
@@ -221,8 +236,7 @@ inline constexpr uint8_t sub_kind_of(uint8_t byte) {
 
 // Whether the end state means every event the process produced is in the dump.
 inline constexpr bool is_complete(EndReason reason) {
-    return reason == EndReason::Exit || reason == EndReason::QuickExit ||
-           reason == EndReason::Exec;
+    return reason == EndReason::Exit || reason == EndReason::QuickExit || reason == EndReason::Exec;
 }
 
 } // namespace memtrace::format

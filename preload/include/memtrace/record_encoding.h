@@ -3,13 +3,12 @@
 // the caller guarantees room for the record's maximum size.
 #pragma once
 
-#include <stdint.h>
-#include <string.h>
-
-#include <initializer_list>
-
 #include "memtrace/dump_format.h"
 #include "memtrace/varint.h"
+
+#include <initializer_list>
+#include <stdint.h>
+#include <string.h>
 
 namespace memtrace::format {
 
@@ -104,9 +103,6 @@ inline uint8_t* encode_snapshot(uint8_t* out, uint64_t time_delta, SnapshotTrigg
     return encode_bytes(out, label, label_length);
 }
 
-struct ProcessMemory {
-    uint64_t vm_rss, vm_size, vm_hwm, rss_anon, rss_file, threads;
-};
 inline constexpr unsigned kMaxProcessMemoryRecord = 1 + 7 * kMaxVarintBytes;
 
 inline uint8_t* encode_process_memory(uint8_t* out, uint64_t time_delta, const ProcessMemory& m) {
@@ -128,10 +124,6 @@ inline uint8_t* encode_malloc_info(uint8_t* out, uint64_t time_delta, const char
     return encode_bytes(out, xml, xml_length);
 }
 
-// One size class's counters, as SizeClassTotals carries them.
-struct SizeClassCounts {
-    uint64_t count, requested_bytes, usable_bytes, free_count, freed_usable_bytes;
-};
 inline constexpr unsigned kMaxSizeClassTotalsRecord =
     1 + 2 * kMaxVarintBytes + kSizeClassCount * 5 * kMaxVarintBytes;
 
@@ -160,8 +152,7 @@ inline uint8_t* encode_map(uint8_t* out, uint64_t time_delta, uint64_t address, 
     return out;
 }
 
-inline uint8_t* encode_unmap(uint8_t* out, uint64_t time_delta, uint64_t address,
-                             uint64_t length) {
+inline uint8_t* encode_unmap(uint8_t* out, uint64_t time_delta, uint64_t address, uint64_t length) {
     *out++ = make_kind_byte(RecordKind::MemoryMap, static_cast<uint8_t>(MemoryMapOp::Unmap));
     out = write_varint(out, time_delta);
     out = write_varint(out, address);
@@ -190,10 +181,6 @@ inline uint8_t* encode_note(uint8_t* out, uint64_t time_delta, NoteCode code, co
     return encode_bytes(out, text, text_length);
 }
 
-struct LeakScanSummary {
-    LeakScanStatus status;
-    uint64_t live_blocks, definite_blocks, indirect_blocks, reachable_blocks, scan_ns;
-};
 inline constexpr unsigned kMaxLeakScanSummaryRecord = 1 + 7 * kMaxVarintBytes;
 
 inline uint8_t* encode_leak_scan_summary(uint8_t* out, uint64_t time_delta,
