@@ -1,6 +1,7 @@
 // `memtrace run [-o FILE] [--depth N] [-q] -- program args...`: runs the program under
 // libmemtrace.so and tells the user where the dump went and what leaked.
 #include "cli/commands.h"
+#include "cli/gate_options.h"
 #include "heap_model.h"
 #include "launcher.h"
 #include "memtrace/dump_format.h"
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <signal.h>
 #include <string.h>
@@ -24,6 +26,8 @@ struct RunOptions {
     std::string output; // MEMTRACE_OUTPUT template; empty for the preload's default
     unsigned depth = 0; // MEMTRACE_DEPTH; 0 for the preload's default
     bool quiet = false; // only errors that kept the program from running
+    bool check = false; // --check: judge the dump with the CI gate (cli/check.cpp)
+    GateCliOptions gate;
     std::vector<std::string> command;
 };
 
@@ -31,6 +35,7 @@ struct RunOptions {
 struct RunOutcome {
     int exit_code = 0;
     int signal = 0;
+    std::string main_dump; // empty when the program wrote none
 };
 
 void print_error(const std::string& message) {
@@ -153,7 +158,7 @@ RunOutcome run(const RunOptions& options) {
         }
         if (dumps.main) {
             print_note("dump: " + dumps.main->path);
-            report_leaks(dumps.main->path);
+            if (!options.check) report_leaks(dumps.main->path); // --check prints its verdict
         } else if (image.setid) {
             print_note("no dump was written: " + name +
                        " is setuid or setgid, so the dynamic loader ignored LD_PRELOAD");
@@ -163,8 +168,25 @@ RunOutcome run(const RunOptions& options) {
         }
         if (!dumps.others.empty()) list_other_dumps(dumps, exit.pid);
     }
-    return exit.signaled ? RunOutcome{launcher::shell_status(exit), exit.signal}
-                         : RunOutcome{exit.code, 0};
+    RunOutcome outcome = exit.signaled ? RunOutcome{launcher::shell_status(exit), exit.signal, {}}
+                                       : RunOutcome{exit.code, 0, {}};
+    if (dumps.main) outcome.main_dump = dumps.main->path;
+    return outcome;
+}
+
+// --check: the verdict on the program's dump, on stderr. The gate's status (0 or its exit
+// code; 1 when it cannot judge) matters only when the program itself succeeded.
+int check_run(const RunOutcome& outcome, const GateCliOptions& gate) {
+    if (outcome.main_dump.empty()) {
+        print_error("--check: the program wrote no dump to check");
+        return 1;
+    }
+    try {
+        return run_gate(outcome.main_dump, gate, &std::cerr) ? 0 : gate.exit_code;
+    } catch (const std::exception& e) {
+        print_error(std::string("--check: ") + e.what());
+        return 1;
+    }
 }
 
 } // namespace
@@ -183,11 +205,17 @@ void add_run_command(CLI::App& app, int* exit_code) {
         ->type_name("N")
         ->check(CLI::Range(1u, format::kMaxStackDepth));
     command->add_flag("-q,--quiet", options->quiet, "Print nothing after the program ends");
+    CLI::Option* check = command->add_flag(
+        "--check", options->check,
+        "Judge the dump with the rules below, as `memtrace check` does (verdict on stderr)");
+    add_gate_options(command, options->gate, check);
     command->add_option("program", options->command, "The program and its arguments, after --")
         ->required();
     command->positionals_at_end();
     command->footer("Exit status: the program's own; 125 if memtrace could not start it, "
-                    "126 if it is not executable, 127 if it was not found.");
+                    "126 if it is not executable, 127 if it was not found. With --check, when "
+                    "the program exits 0: 23 (or --exit-code) if a rule fails, 1 if the dump "
+                    "cannot be checked.");
     command->callback([options, exit_code] {
         RunOutcome outcome;
         try {
@@ -201,8 +229,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
             *exit_code = launcher::kExitLaunchFailed;
             return;
         }
+        const int gate_status = options->check ? check_run(outcome, options->gate) : 0;
         if (outcome.signal != 0) launcher::terminate_by_signal(outcome.signal);
-        *exit_code = outcome.exit_code;
+        *exit_code = outcome.exit_code != 0 ? outcome.exit_code : gate_status;
     });
 }
 
