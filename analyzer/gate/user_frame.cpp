@@ -1,6 +1,7 @@
 #include "gate/user_frame.h"
 
 #include <array>
+#include <filesystem>
 #include <string_view>
 
 namespace memtrace::gate {
@@ -43,9 +44,11 @@ const SymbolizedFrame* first_user_frame(const std::vector<SymbolizedFrame>& fram
 
 std::string relative_to_root(const std::string& path, const std::string& root) {
     if (root.empty() || path.empty() || path.front() != '/') return path;
-    std::string prefix = root;
-    if (prefix.back() != '/') prefix += '/';
-    if (starts_with(path, prefix)) return path.substr(prefix.size());
+    // Debug info often says "<build>/../src/x.c"; compare the normal forms.
+    const std::string normal = std::filesystem::path(path).lexically_normal().string();
+    std::string prefix = std::filesystem::path(root).lexically_normal().string();
+    if (prefix.empty() || prefix.back() != '/') prefix += '/';
+    if (starts_with(normal, prefix)) return normal.substr(prefix.size());
     return path;
 }
 
