@@ -13,6 +13,8 @@ namespace memtrace::gate {
 
 struct ReportSettings {
     size_t top = 10;         // leak sites listed in text, JUnit failures and annotations
+    size_t max_frames = 16;  // frames per stack in text and JUnit (annotations: half); JSON and
+                             // SARIF have them all
     std::string source_root; // SARIF and annotation paths are made relative to it
     std::string tool_version;
 };

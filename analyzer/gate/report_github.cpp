@@ -61,8 +61,13 @@ void write_github(std::ostream& out, const GateVerdict& verdict, const ReportSet
                               leak_kind_name(site.kind) + " (stack #" +
                               std::to_string(site.stack_id) + ")";
         size_t index = 0;
-        for (const SymbolizedFrame& frame : site.frames)
+        for (const SymbolizedFrame& frame : site.frames) {
+            if (index == settings.max_frames / 2) {
+                message += "\n...";
+                break;
+            }
             message += "\n#" + std::to_string(index++) + " " + frame_label(frame);
+        }
         out << "::" << level << ' ';
         const SymbolizedFrame* user = first_user_frame(site.frames);
         if (user != nullptr && !user->file.empty()) {

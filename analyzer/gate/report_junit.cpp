@@ -73,8 +73,13 @@ void write_junit(std::ostream& out, const GateVerdict& verdict, const ReportSett
                             leak_kind_name(site.kind) + ", from stack #" +
                             std::to_string(site.stack_id) + ":\n";
                     size_t index = 0;
-                    for (const SymbolizedFrame& frame : site.frames)
+                    for (const SymbolizedFrame& frame : site.frames) {
+                        if (index == settings.max_frames) {
+                            body += "  ... more frames\n";
+                            break;
+                        }
                         body += "  #" + std::to_string(index++) + " " + frame_label(frame) + "\n";
+                    }
                 }
             }
             out << xml_escape(body) << "</failure>\n";

@@ -16,9 +16,14 @@ std::string totals_text(const Totals& totals) {
            std::to_string(totals.sites) + (totals.sites == 1 ? " site" : " sites");
 }
 
-void write_frames(std::ostream& out, const GateSite& site) {
+void write_frames(std::ostream& out, const GateSite& site, size_t max_frames) {
     size_t index = 0;
     for (const SymbolizedFrame& frame : site.frames) {
+        if (index == max_frames) {
+            out << "      ... " << site.frames.size() - max_frames
+                << " more frames (--json has them all)\n";
+            return;
+        }
         out << "      #" << index++ << ' ' << reports::printable(frame_label(frame));
         if (frame.inlined) out << " [inlined]";
         out << '\n';
@@ -57,7 +62,7 @@ void write_text(std::ostream& out, const GateVerdict& verdict, const ReportSetti
         }
         out << "  " << amount(site.bytes) << " in " << blocks_text(site.blocks) << ", "
             << leak_kind_name(site.kind) << ", from stack #" << site.stack_id << ":\n";
-        write_frames(out, site);
+        write_frames(out, site, settings.max_frames);
     }
 
     out << "Suppressed: " << totals_text(verdict.suppressed) << " ("

@@ -59,20 +59,25 @@ void write_text(std::ostream& out, const DumpReader& reader, const LeakClassific
     if (limit < shown.size()) {
         out << "\n(" << shown.size() - limit << " smaller sites not shown; see --top)\n";
     }
-    out << "\nTotal:";
-    const char* separator = " ";
+    uint64_t total_bytes = 0;
+    uint64_t total_blocks = 0;
+    for (const KindTotals& total : leaks.totals) {
+        total_bytes += total.bytes;
+        total_blocks += total.blocks;
+    }
+    out << "\nTotal: " << total_bytes << " bytes (" << human_bytes(total_bytes) << ") in "
+        << total_blocks << " blocks from " << leaks.sites.size() << " allocation sites"
+        << (reader.complete() ? " still live at exit.\n" : " live when the dump ends.\n");
+    std::string by_kind;
     for (size_t i = 0; i < kLeakKindCount; ++i) {
         const auto kind = static_cast<LeakKind>(i);
         const KindTotals& total = leaks.total(kind);
         if (total.blocks == 0) continue;
-        out << separator << kind_heading(kind) << ' ' << total.bytes << " bytes ("
-            << human_bytes(total.bytes) << ") in " << total.blocks
-            << (total.blocks == 1 ? " block" : " blocks") << " from " << total.sites
-            << (total.sites == 1 ? " site" : " sites");
-        separator = "; ";
+        by_kind += (by_kind.empty() ? "" : "; ") + std::string(kind_heading(kind)) + " " +
+                   std::to_string(total.bytes) + " bytes in " + std::to_string(total.blocks) +
+                   (total.blocks == 1 ? " block" : " blocks");
     }
-    if (*separator == ' ') out << " nothing";
-    out << (reader.complete() ? " still live at exit.\n" : " live when the dump ends.\n");
+    if (!by_kind.empty()) out << "By kind: " << by_kind << ".\n";
     const KindTotals& reachable = leaks.total(LeakKind::Reachable);
     if (!options.all && reachable.sites != 0) {
         out << "(still reachable sites are not listed; --all lists them)\n";
