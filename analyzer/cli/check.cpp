@@ -96,6 +96,7 @@ void add_gate_options(CLI::App* command, GateCliOptions& options, CLI::Option* r
     added.push_back(command
                         ->add_option("--max-leaked-bytes", options.max_leaked_bytes,
                                      "Fail when counted leaks exceed SIZE bytes")
+                        ->type_name("SIZE")
                         ->check(kByteSize)
                         ->group(group));
     added.push_back(command
@@ -107,6 +108,7 @@ void add_gate_options(CLI::App* command, GateCliOptions& options, CLI::Option* r
     added.push_back(command
                         ->add_option("--max-peak", options.max_peak,
                                      "Fail when the peak of live heap exceeds SIZE")
+                        ->type_name("SIZE")
                         ->check(kByteSize)
                         ->group(group));
     CLI::Option* growth =
@@ -124,7 +126,7 @@ void add_gate_options(CLI::App* command, GateCliOptions& options, CLI::Option* r
                         return e.what();
                     }
                 },
-                "SIZE|PCT%"))
+                ""))
             ->group(group);
     added.push_back(growth);
     CLI::Option* baseline = command

@@ -2,6 +2,7 @@
 // suppressions, and the JSON, JUnit, SARIF and GitHub reports read back field by field.
 #include "integration_test.h"
 
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -175,6 +176,15 @@ TEST_F(CiGate, FailingProgramKeepsItsStatusAndStillGetsAVerdict) {
     ASSERT_TRUE(run.exited()) << run.describe();
     EXPECT_EQ(run.exit_code(), 3) << run.describe();
     EXPECT_NE(run.err.find("memtrace check: FAILED"), std::string::npos) << run.err;
+}
+
+TEST_F(CiGate, CrashingProgramDiesTheSameWayAfterTheVerdict) {
+    ProcessResult run = run_process(memtrace_run_spec(
+        dir(), {"-o", (dir() / "segv.mtd").string(), "--check"}, {program("segv").string()}));
+    ASSERT_TRUE(run.signaled()) << run.describe();
+    EXPECT_EQ(run.term_signal(), SIGSEGV);
+    EXPECT_NE(run.err.find("memtrace check: "), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("did not end cleanly"), std::string::npos) << run.err;
 }
 
 TEST_F(CiGate, ReachableBlocksCountOnlyWhenAsked) {
