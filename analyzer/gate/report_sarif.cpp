@@ -44,13 +44,14 @@ std::string uri_path(const std::string& path) {
     return out;
 }
 
-// Relative to SRCROOT when under the source root, else an absolute file: URI.
+// Relative to SRCROOT when under the source root, else an absolute file: URI (or the
+// relative path as the debug info has it).
 nlohmann::json artifact_location(const std::string& path, const std::string& root) {
     const std::string relative = relative_to_root(path, root);
-    if (relative != path || (!path.empty() && path.front() != '/')) {
-        return {{"uri", uri_path(relative)}, {"uriBaseId", "SRCROOT"}};
-    }
-    return {{"uri", "file://" + uri_path(path)}};
+    if (relative != path) return {{"uri", uri_path(relative)}, {"uriBaseId", "SRCROOT"}};
+    if (!path.empty() && path.front() == '/') return {{"uri", "file://" + uri_path(path)}};
+    // Relative in the debug info itself (glibc's "./csu/..."): no base we could name.
+    return {{"uri", uri_path(path)}};
 }
 
 nlohmann::json location_of(const SymbolizedFrame& frame, const std::string& root) {
