@@ -2,6 +2,7 @@
 
 #include "clock.h"
 #include "options.h"
+#include "sampler.h"
 #include "spin_lock.h"
 
 #include <errno.h>
@@ -191,6 +192,8 @@ bool dump_create(bool fork_child, int* error) {
     h.start_monotonic_ns = monotonic_ns();
     h.data_end = format::kHeaderSize;
     h.flags = fork_child ? format::kFlagForkChild : 0;
+    h.snapshot_signal = static_cast<uint32_t>(snapshot_signal_in_force());
+    h.snapshot_interval_ms = options().interval_ms;
     // The magic goes last: a reader never sees a dump whose header is half written.
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(h.magic, format::kDumpMagic, sizeof(h.magic));
@@ -257,6 +260,10 @@ void dump_set_flag(uint32_t flag) {
 // its _exit or exec must not end the parent's dump.
 static bool header_is_ours(const format::FileHeader* h) {
     return h && h->pid == static_cast<uint64_t>(getpid());
+}
+
+bool dump_is_ours() {
+    return header_is_ours(g_dump.header);
 }
 
 void dump_set_end(format::EndReason reason, int exit_code, int signal, bool clean) {

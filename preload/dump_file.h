@@ -25,6 +25,9 @@ format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, u
 format::FileHeader* dump_header();
 const char* dump_path();
 
+// False in a vfork() child, which shares the parent's memory (and dump) but is another process.
+bool dump_is_ours();
+
 void dump_set_flag(uint32_t flag);
 // Writes the end fields of the header; async-signal-safe.
 void dump_set_end(format::EndReason reason, int exit_code, int signal, bool clean);

@@ -5,6 +5,7 @@
 #include "bootstrap_arena.h"
 #include "real_functions.h"
 #include "recorder.h"
+#include "sampler.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -202,7 +203,10 @@ MEMTRACE_EXPORT int execvpe(const char* file, char* const argv[], char* const en
 }
 
 // Start as soon as the library is loaded, so that even a program that never allocates gets a
-// dump, and the process facts are taken before main().
+// dump, and the process facts are taken before main(). The sampler thread starts here rather
+// than in initialize(), which may run inside the very first malloc, before libc can create
+// threads.
 __attribute__((constructor(101))) static void memtrace_constructor() {
     mp::initialize();
+    mp::sampler_start_at_load();
 }

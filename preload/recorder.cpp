@@ -8,8 +8,10 @@
 #include "options.h"
 #include "process_facts.h"
 #include "real_functions.h"
+#include "sampler.h"
 #include "signals.h"
 #include "size_class_counters.h"
+#include "snapshot.h"
 #include "stack_table.h"
 #include "unwinder.h"
 
@@ -88,18 +90,21 @@ bool start_dump(bool fork_child) {
     const uint64_t now = event_time_ns();
     write_process_info(now);
     module_map_rescan(now);
+    snapshot_signal_note_if_taken(now);
     return true;
 }
 
 void on_process_exit(int status, void*) {
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Ready)) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Ready) &&
+        dump_is_ours()) {
         BusyScope busy;
-        if (!emit_size_class_totals(event_time_ns())) stop_recording();
+        if (!take_exit_snapshot()) stop_recording();
     }
     dump_set_end(format::EndReason::Exit, status, 0, true);
 }
 
 void before_fork() {
+    snapshot_lock_for_fork(); // first: a snapshot in progress may need the growth lock
     dump_lock_for_fork();
     module_map_lock_for_fork();
 }
@@ -107,10 +112,12 @@ void before_fork() {
 void after_fork_in_parent() {
     module_map_unlock_after_fork();
     dump_unlock_after_fork();
+    snapshot_unlock_after_fork(false);
 }
 
 // The child gets a dump of its own: the parent's file, stacks and modules are not its to write.
 void after_fork_in_child() {
+    snapshot_unlock_after_fork(true);
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != static_cast<int>(State::Ready)) return;
     BusyScope busy;
     dump_forget_after_fork();
@@ -118,7 +125,11 @@ void after_fork_in_child() {
     g_stacks.clear();
     size_class_counters_reset_after_fork(t_thread.size_classes);
     __atomic_add_fetch(&g_dump_generation, 1, __ATOMIC_RELEASE);
-    if (!start_dump(true)) set_state(State::Stopped);
+    if (!start_dump(true)) {
+        set_state(State::Stopped);
+        return;
+    }
+    sampler_after_fork_in_child(event_time_ns());
 }
 
 } // namespace
@@ -144,7 +155,9 @@ void initialize() {
         return;
     }
     size_class_counters_init();
+    snapshot_signal_setup(); // before the dump: its header says whether the signal is ours
     if (!start_dump(false)) {
+        snapshot_signal_release();
         set_state(State::Stopped);
         return;
     }
@@ -191,6 +204,8 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     } else {
         stop_recording();
     }
+    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
+        sampler_start_if_due(now);
     thread.busy = false;
 }
 
@@ -219,15 +234,18 @@ void on_dlopen_or_dlclose() {
 
 // The end fields are written whenever a dump exists, even after recording stopped.
 void on_quick_exit(int status) {
+    if (dump_is_ours()) close_snapshot_writes();
     dump_set_end(format::EndReason::QuickExit, status, 0, true);
 }
 
 void on_exec_attempt() {
+    if (dump_is_ours()) close_snapshot_writes();
     dump_set_end(format::EndReason::Exec, 0, 0, true);
 }
 
 void on_exec_failed() {
     dump_clear_end();
+    if (dump_is_ours()) reopen_snapshot_writes();
 }
 
 } // namespace memtrace::preload

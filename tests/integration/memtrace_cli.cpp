@@ -8,7 +8,8 @@ namespace memtrace::integration {
 
 void apply_traced_environment(ProcessSpec& spec) {
     for (const char* name :
-         {"LD_PRELOAD", "MEMTRACE_OUTPUT", "MEMTRACE_DEPTH", "MEMTRACE_REPORT_PATHS"})
+         {"LD_PRELOAD", "MEMTRACE_OUTPUT", "MEMTRACE_DEPTH", "MEMTRACE_REPORT_PATHS",
+          "MEMTRACE_INTERVAL", "MEMTRACE_SNAPSHOT_SIGNAL"})
         spec.env_removed.emplace_back(name);
     spec.env_overrides["GLIBC_TUNABLES"] = "glibc.pthread.stack_cache_size=0";
 }

@@ -1,0 +1,279 @@
+#include "sampler.h"
+
+#include "clock.h"
+#include "dump_file.h"
+#include "malloc_info_text.h"
+#include "notes.h"
+#include "options.h"
+#include "recorder.h"
+#include "snapshot.h"
+#include "thread_state.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace memtrace::preload {
+
+constinit bool g_sampler_start_pending = false;
+
+namespace {
+
+enum class SignalOwner : int {
+    None = 0,  // no snapshot signal configured
+    Ours = 1,  // memtrace's handler is installed
+    Taken = 2, // the app has it; memtrace leaves it alone for good
+};
+
+constinit int g_signal = 0;
+constinit int g_owner = static_cast<int>(SignalOwner::None);
+constinit bool g_taken_at_start = false; // the app had the signal before memtrace started
+constinit char g_signal_label[32]{};     // "SIGUSR2", the label of Signal snapshots
+constinit uint32_t g_signal_label_length = 0;
+
+constinit sem_t g_wake{};
+constinit bool g_running = false;
+constinit uint64_t g_start_not_before = 0;
+
+// With no interval the thread still wakes this often, to notice a handler the app installed.
+constexpr uint64_t kHousekeepingNs = 1000000000;
+constexpr size_t kStackSize = 256 * 1024;
+
+void on_snapshot_signal(int) {
+    const int saved = errno;
+    sem_post(&g_wake);
+    errno = saved;
+}
+
+SignalOwner owner() {
+    return static_cast<SignalOwner>(__atomic_load_n(&g_owner, __ATOMIC_ACQUIRE));
+}
+
+void make_signal_label() {
+    char* out = g_signal_label;
+    memcpy(out, "SIG", 3);
+    out += 3;
+    const char* abbreviation = sigabbrev_np(g_signal);
+    if (abbreviation) {
+        const size_t n = strnlen(abbreviation, sizeof(g_signal_label) - 4);
+        memcpy(out, abbreviation, n);
+        out += n;
+    } else {
+        char digits[12];
+        int n = 0;
+        for (unsigned value = static_cast<unsigned>(g_signal); value; value /= 10)
+            digits[n++] = static_cast<char>('0' + value % 10);
+        while (n)
+            *out++ = digits[--n];
+    }
+    g_signal_label_length = static_cast<uint32_t>(out - g_signal_label);
+}
+
+bool handler_is_ours(const struct sigaction& action) {
+    return !(action.sa_flags & SA_SIGINFO) && action.sa_handler == on_snapshot_signal;
+}
+
+void write_taken_note(uint64_t now) {
+    char text[160];
+    size_t length = 0;
+    auto add = [&](const char* part, size_t n) {
+        if (n > sizeof(text) - length) n = sizeof(text) - length;
+        memcpy(text + length, part, n);
+        length += n;
+    };
+    auto add_text = [&](const char* part) { add(part, strlen(part)); };
+    if (g_taken_at_start) {
+        add_text("the program already handled or ignored ");
+        add(g_signal_label, g_signal_label_length);
+        add_text(" when memtrace started; no snapshot is taken on it");
+    } else {
+        add_text("the program installed its own ");
+        add(g_signal_label, g_signal_label_length);
+        add_text(" handler; memtrace takes no snapshot on it from then on");
+    }
+    emit_note(now, format::NoteCode::SnapshotSignalTaken, text, static_cast<uint32_t>(length));
+}
+
+// The app replaced memtrace's handler: give the signal up (on the sampler thread only).
+void check_signal_still_ours() {
+    if (owner() != SignalOwner::Ours) return;
+    struct sigaction current;
+    if (sigaction(g_signal, nullptr, &current) != 0 || handler_is_ours(current)) return;
+    __atomic_store_n(&g_owner, static_cast<int>(SignalOwner::Taken), __ATOMIC_RELEASE);
+    if (format::FileHeader* header = dump_header())
+        __atomic_store_n(&header->snapshot_signal, 0u, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Ready))
+        write_taken_note(event_time_ns());
+}
+
+timespec to_timespec(uint64_t ns) {
+    timespec ts;
+    ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(ns % 1000000000);
+    return ts;
+}
+
+void* sampler_main(void*) {
+    // Busy for good: whatever this thread allocates (stdio inside malloc_info) is memtrace's.
+    t_thread.busy = true;
+    pthread_setname_np(pthread_self(), "memtrace");
+    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
+    uint64_t next = monotonic_ns() + period;
+    for (;;) {
+        const timespec deadline = to_timespec(next);
+        const int rc = sem_clockwait(&g_wake, CLOCK_MONOTONIC, &deadline);
+        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Stopped))
+            return nullptr;
+        check_signal_still_ours();
+        if (rc == 0) {
+            // Signals that came while the last snapshot was written make one snapshot.
+            while (sem_trywait(&g_wake) == 0) {
+            }
+            take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
+        }
+        const uint64_t now = monotonic_ns();
+        if (now >= next) {
+            if (interval_ns) take_snapshot(format::SnapshotTrigger::Interval, "", 0);
+            next += period;
+            if (next <= now) next = now + period; // missed ticks are skipped, not caught up
+        }
+        if (!interval_ns && owner() != SignalOwner::Ours) return nullptr; // nothing left to do
+    }
+}
+
+bool sampler_needed() {
+    return options().interval_ms > 0 || owner() == SignalOwner::Ours;
+}
+
+void sampler_start() {
+    if (!sampler_needed()) return;
+    if (__atomic_exchange_n(&g_running, true, __ATOMIC_ACQ_REL)) return;
+    BusyScope busy;
+    // The stream is made here, on an app thread that has its arena already: the sampler's
+    // own first malloc would attach it to an arena, maybe create one, and change what
+    // malloc_info reports.
+    malloc_info_prepare();
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attributes, kStackSize);
+    // The thread blocks every signal, so no signal meant for the app runs on it.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attributes, sampler_main, nullptr);
+    if (rc == EINVAL) {
+        // The stack is too small for the app's static TLS: let glibc size it.
+        pthread_attr_destroy(&attributes);
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&thread, &attributes, sampler_main, nullptr);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    pthread_attr_destroy(&attributes);
+    if (rc != 0) {
+        // No thread, no periodic or signal snapshots; API and exit snapshots still work.
+        __atomic_store_n(&g_running, false, __ATOMIC_RELEASE);
+        if (format::FileHeader* header = dump_header()) {
+            __atomic_store_n(&header->snapshot_interval_ms, 0u, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+// One line on stderr when MEMTRACE_SNAPSHOT_SIGNAL named nothing usable (tracing goes on).
+void diagnose_invalid_signal() {
+    char line[256];
+    size_t length = 0;
+    auto add = [&](const char* text) {
+        const size_t n = strnlen(text, sizeof(line) - 1 - length);
+        memcpy(line + length, text, n);
+        length += n;
+    };
+    const char* value = getenv("MEMTRACE_SNAPSHOT_SIGNAL");
+    add("memtrace: MEMTRACE_SNAPSHOT_SIGNAL=");
+    add(value ? value : "");
+    add(" is not a signal memtrace can use; no snapshot is taken on a signal\n");
+    ssize_t ignored = write(STDERR_FILENO, line, length);
+    (void)ignored;
+}
+
+} // namespace
+
+void snapshot_signal_setup() {
+    sem_init(&g_wake, 0, 0);
+    if (options().snapshot_signal_invalid) diagnose_invalid_signal();
+    g_signal = options().snapshot_signal;
+    if (g_signal == 0) return;
+    make_signal_label();
+    struct sigaction current;
+    if (sigaction(g_signal, nullptr, &current) != 0) return;
+    // sa_handler and sa_sigaction share storage: anything but SIG_DFL is the app's (or ignored
+    // on purpose, inherited across exec as with nohup).
+    if (current.sa_handler != SIG_DFL) {
+        g_taken_at_start = true;
+        __atomic_store_n(&g_owner, static_cast<int>(SignalOwner::Taken), __ATOMIC_RELEASE);
+        return;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_snapshot_signal;
+    action.sa_flags = SA_RESTART; // the app's interrupted system calls carry on
+    sigemptyset(&action.sa_mask);
+    if (sigaction(g_signal, &action, nullptr) == 0)
+        __atomic_store_n(&g_owner, static_cast<int>(SignalOwner::Ours), __ATOMIC_RELEASE);
+}
+
+void snapshot_signal_release() {
+    if (owner() == SignalOwner::Ours) {
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_handler = SIG_DFL;
+        sigemptyset(&action.sa_mask);
+        sigaction(g_signal, &action, nullptr);
+    }
+    __atomic_store_n(&g_owner, static_cast<int>(SignalOwner::None), __ATOMIC_RELEASE);
+}
+
+int snapshot_signal_in_force() {
+    return owner() == SignalOwner::Ours ? g_signal : 0;
+}
+
+void snapshot_signal_note_if_taken(uint64_t now) {
+    if (owner() == SignalOwner::Taken) write_taken_note(now);
+}
+
+void sampler_start_at_load() {
+    const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+    if (state == static_cast<int>(State::Ready)) {
+        sampler_start();
+    } else if (state == static_cast<int>(State::Initializing) && sampler_needed()) {
+        __atomic_store_n(&g_start_not_before, uint64_t{0}, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_sampler_start_pending, true, __ATOMIC_RELEASE);
+    }
+}
+
+void sampler_after_fork_in_child(uint64_t now) {
+    // Only the forking thread exists here; a signal the parent had not yet served is dropped.
+    sem_init(&g_wake, 0, 0);
+    g_running = false;
+    if (!sampler_needed()) return;
+    const uint64_t delay =
+        options().interval_ms ? uint64_t{options().interval_ms} * 1000000 : kHousekeepingNs;
+    __atomic_store_n(&g_start_not_before, now + delay, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_sampler_start_pending, true, __ATOMIC_RELEASE);
+}
+
+void sampler_start_if_due(uint64_t now) {
+    if (now < __atomic_load_n(&g_start_not_before, __ATOMIC_RELAXED)) return;
+    if (!__atomic_exchange_n(&g_sampler_start_pending, false, __ATOMIC_ACQ_REL)) return;
+    sampler_start();
+}
+
+} // namespace memtrace::preload
