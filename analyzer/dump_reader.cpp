@@ -130,8 +130,6 @@ void DumpReader::scan_chunks() {
             throw bad_chunk(
                 fmt::format("its capacity {} runs past data_end ({})", chunk.capacity, data_end));
         }
-        // The writer pads the end of a file segment with an empty chunk of thread 0.
-        if (chunk.committed != 0) threads.insert(chunk.thread_index);
 
         ChunkSpan span;
         span.header_offset = offset;
@@ -158,7 +156,11 @@ void DumpReader::scan_chunks() {
         }
         // A partial record at the cut is dropped here and in the second pass alike.
         span.end = decoder.position();
-        if (has_events) event_chunks_.push_back(span);
+        // Threads that allocated: memtrace's own sampler thread writes snapshots, not events.
+        if (has_events) {
+            event_chunks_.push_back(span);
+            threads.insert(chunk.thread_index);
+        }
         offset = chunk_end;
     }
     thread_count_ = threads.size();

@@ -139,7 +139,7 @@ public:
     uint64_t event_count() const {
         return event_count_;
     }
-    // Threads that recorded something.
+    // Threads that allocated or freed something.
     size_t thread_count() const {
         return thread_count_;
     }

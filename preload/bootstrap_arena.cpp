@@ -5,13 +5,14 @@
 namespace memtrace::preload {
 namespace {
 
-constexpr size_t kArenaSize = 256 * 1024;
+constexpr size_t kArenaSize = kBootstrapArenaSize;
 constexpr size_t kHeader = 16; // the block's size sits just before it
 
-alignas(64) constinit uint8_t g_arena[kArenaSize]{};
 constinit size_t g_used = 0;
 
 } // namespace
+
+alignas(64) constinit unsigned char g_bootstrap_arena[kBootstrapArenaSize]{};
 
 void* bootstrap_alloc(size_t size, size_t alignment) {
     if (alignment < 16) alignment = 16;
@@ -25,13 +26,8 @@ void* bootstrap_alloc(size_t size, size_t alignment) {
         if (end > kArenaSize) return nullptr;
     } while (!__atomic_compare_exchange_n(&g_used, &start, end, true, __ATOMIC_RELAXED,
                                           __ATOMIC_RELAXED));
-    *reinterpret_cast<size_t*>(g_arena + block - sizeof(size_t)) = size;
-    return g_arena + block;
-}
-
-bool bootstrap_owns(const void* p) {
-    const auto* byte = static_cast<const uint8_t*>(p);
-    return byte >= g_arena && byte < g_arena + kArenaSize;
+    *reinterpret_cast<size_t*>(g_bootstrap_arena + block - sizeof(size_t)) = size;
+    return g_bootstrap_arena + block;
 }
 
 size_t bootstrap_size(const void* p) {

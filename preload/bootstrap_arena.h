@@ -10,7 +10,15 @@ namespace memtrace::preload {
 
 // Zeroed, aligned to `alignment` (a power of two, at least 16); nullptr when the arena is full.
 void* bootstrap_alloc(size_t size, size_t alignment = 16);
-bool bootstrap_owns(const void* p);
+
+inline constexpr size_t kBootstrapArenaSize = 256 * 1024;
+extern unsigned char g_bootstrap_arena[kBootstrapArenaSize];
+
+// Inline: every free() asks.
+inline bool bootstrap_owns(const void* p) {
+    const auto* byte = static_cast<const unsigned char*>(p);
+    return byte >= g_bootstrap_arena && byte < g_bootstrap_arena + kBootstrapArenaSize;
+}
 // The size requested for a block from bootstrap_alloc.
 size_t bootstrap_size(const void* p);
 

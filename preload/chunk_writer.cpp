@@ -8,7 +8,7 @@
 namespace memtrace::preload {
 
 constinit uint32_t g_dump_generation = 1;
-thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
+constinit thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
 
 namespace {
 constinit uint32_t g_thread_count = 0;
@@ -26,6 +26,8 @@ bool chunk_refill(ChunkCursor& cursor, uint32_t room, uint64_t now) {
         }
         cursor.thread_index = __atomic_add_fetch(&g_thread_count, 1, __ATOMIC_RELAXED);
     }
+    // The thread's full chunk (of this dump: a fork child's inherited cursor is not) is done.
+    if (cursor.generation == generation && cursor.header) dump_release_chunk(cursor.header);
     const auto tid = static_cast<uint32_t>(syscall(SYS_gettid));
     format::ChunkHeader* chunk = dump_new_chunk(room, cursor.thread_index, tid, now);
     if (!chunk) {

@@ -2,6 +2,7 @@
 
 #include "clock.h"
 #include "options.h"
+#include "raw_syscalls.h"
 #include "sampler.h"
 #include "spin_lock.h"
 
@@ -16,6 +17,16 @@ namespace {
 
 constexpr uint64_t kFirstSegment = 1 << 20;
 constexpr uint64_t kLargestSegment = 64 << 20;
+// Segments whose chunks are counted so the segment can be unmapped once all are closed; past
+// this many still-open segments (threads that sit on old chunks), new ones stay mapped.
+constexpr uint32_t kTrackedSegments = 64;
+
+struct Segment {
+    uint8_t* base;
+    uint64_t start; // file offsets [start, end)
+    uint64_t end;
+    uint32_t open_chunks; // chunks handed out and not yet released
+};
 
 // Zero-initialized on purpose: the first malloc may run before this library's static
 // initializers, so no global here may have a dynamic initializer (constinit checks it).
@@ -28,6 +39,8 @@ struct DumpState {
     uint64_t segment_start;
     uint64_t segment_end;
     uint64_t next_segment_size;
+    Segment segments[kTrackedSegments]; // the mapped segments, current one included
+    uint32_t segment_count;
 };
 
 constinit DumpState g_dump{};
@@ -134,13 +147,16 @@ bool grow(uint64_t min_bytes) {
         dump_set_flag(format::kFlagOutOfSpace);
         return false;
     }
-    void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, g_dump.fd,
-                      static_cast<off_t>(start));
+    void* base = raw_mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, g_dump.fd,
+                          static_cast<off_t>(start));
     if (base == MAP_FAILED) {
         dump_set_flag(format::kFlagTracingFailed);
         return false;
     }
     g_dump.segment_base = static_cast<uint8_t*>(base);
+    if (g_dump.segment_count < kTrackedSegments)
+        g_dump.segments[g_dump.segment_count++] =
+            Segment{g_dump.segment_base, start, start + size, 0};
     g_dump.segment_start = start;
     g_dump.segment_end = start + size;
     if (g_dump.next_segment_size < kLargestSegment) g_dump.next_segment_size *= 2;
@@ -166,7 +182,8 @@ bool dump_create(bool fork_child, int* error) {
         unlink(g_dump.path);
         return false;
     }
-    void* header = mmap(nullptr, format::kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* header =
+        raw_mmap(nullptr, format::kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (header == MAP_FAILED) {
         *error = errno;
         close(fd);
@@ -176,6 +193,7 @@ bool dump_create(bool fork_child, int* error) {
     g_dump.fd = fd;
     g_dump.header = static_cast<format::FileHeader*>(header);
     g_dump.segment_base = nullptr;
+    g_dump.segment_count = 0;
     g_dump.segment_start = g_dump.segment_end = format::kHeaderSize;
     g_dump.next_segment_size = kFirstSegment;
 
@@ -192,6 +210,8 @@ bool dump_create(bool fork_child, int* error) {
     h.start_monotonic_ns = monotonic_ns();
     h.data_end = format::kHeaderSize;
     h.flags = fork_child ? format::kFlagForkChild : 0;
+    h.sample_bytes = options().sample_bytes;
+    if (h.sample_bytes) h.flags |= format::kFlagSampled;
     h.snapshot_signal = static_cast<uint32_t>(snapshot_signal_in_force());
     h.snapshot_interval_ms = options().interval_ms;
     // The magic goes last: a reader never sees a dump whose header is half written.
@@ -205,6 +225,12 @@ void dump_forget_after_fork() {
     // The parent's mappings stay mapped (they are only address space in the child) but are no
     // longer written; closing the inherited descriptor is enough to let go of the parent's file.
     if (g_dump.header) close(g_dump.fd);
+    // Nor are the parent's segments, which would only add to the child's RSS.
+    for (uint32_t i = 0; i < g_dump.segment_count; ++i) {
+        const Segment& segment = g_dump.segments[i];
+        raw_munmap(segment.base, segment.end - segment.start);
+    }
+    g_dump.segment_count = 0;
     g_dump.header = nullptr;
     g_grow_lock.reset();
 }
@@ -241,7 +267,35 @@ format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, u
     *chunk = format::ChunkHeader{
         format::kChunkMagic, static_cast<uint32_t>(capacity), 0, thread_index, os_tid, 0, now};
     __atomic_store_n(&h.data_end, offset + capacity, __ATOMIC_RELEASE);
+    for (uint32_t i = g_dump.segment_count; i-- > 0;) {
+        if (g_dump.segments[i].base == g_dump.segment_base) {
+            ++g_dump.segments[i].open_chunks;
+            break;
+        }
+    }
     return chunk;
+}
+
+void dump_release_chunk(format::ChunkHeader* chunk) {
+    if (!g_dump.header || !chunk) return;
+    const uint32_t capacity = chunk->capacity;
+    // Written pages of a MAP_SHARED file count in the process's RSS. Dropping them from this
+    // mapping leaves them in the page cache (dirty, written back by the kernel) and in the file,
+    // so nothing is lost, even on SIGKILL; only this process stops paying for them.
+    madvise(chunk, capacity, MADV_DONTNEED);
+    SpinLockGuard guard(g_grow_lock);
+    auto* byte = reinterpret_cast<uint8_t*>(chunk);
+    for (uint32_t i = 0; i < g_dump.segment_count; ++i) {
+        Segment& segment = g_dump.segments[i];
+        if (byte < segment.base || byte >= segment.base + (segment.end - segment.start)) continue;
+        if (segment.open_chunks > 0) --segment.open_chunks;
+        if (segment.open_chunks == 0 && segment.base != g_dump.segment_base) {
+            // No thread writes here any more: give back the address space too.
+            raw_munmap(segment.base, segment.end - segment.start);
+            segment = g_dump.segments[--g_dump.segment_count];
+        }
+        return;
+    }
 }
 
 format::FileHeader* dump_header() {

@@ -1,7 +1,9 @@
 // The dump file: created at start (and again in a fork child), mapped MAP_SHARED so that what is
 // written is in the kernel's page cache at once and survives SIGKILL. The file grows by
 // segments reserved with posix_fallocate, so a full disk is an error code here, never a SIGBUS
-// in the app; each segment is mapped on its own and stays mapped until the process ends.
+// in the app; each segment is mapped on its own. A chunk its thread has filled is dropped from
+// the mapping (its pages stay in the page cache and the file), and a segment none of whose
+// chunks is still being written is unmapped, so the process's RSS does not grow with the dump.
 #pragma once
 
 #include "memtrace/dump_format.h"
@@ -21,6 +23,10 @@ void dump_forget_after_fork();
 // advanced past it. nullptr when the disk is full or a limit was reached (flags say which).
 format::ChunkHeader* dump_new_chunk(uint32_t min_bytes, uint32_t thread_index, uint32_t os_tid,
                                     uint64_t now);
+
+// The calling thread is done with this chunk (it took a new one): its pages leave the process's
+// RSS, and its segment is unmapped once no chunk in it is open. Slow path only.
+void dump_release_chunk(format::ChunkHeader* chunk);
 
 format::FileHeader* dump_header();
 const char* dump_path();

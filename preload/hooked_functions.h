@@ -17,6 +17,10 @@
     X(valloc, void*, (size_t))                                                                     \
     X(pvalloc, void*, (size_t))                                                                    \
     X(malloc_usable_size, size_t, (void*))                                                         \
+    X(mmap, void*, (void*, size_t, int, int, int, off_t))                                          \
+    X(mmap64, void*, (void*, size_t, int, int, int, off64_t))                                      \
+    X(munmap, int, (void*, size_t))                                                                \
+    X(mremap, void*, (void*, size_t, size_t, int, ...))                                            \
     X(dlopen, void*, (const char*, int))                                                           \
     X(dlclose, int, (void*))                                                                       \
     X(_exit, void, (int))                                                                          \

@@ -1,8 +1,13 @@
 // The exported replacements of the malloc family and of the few other functions memtrace must
-// see (dlopen/dlclose for the module map, _exit and exec for how the dump ends). Each body:
-// bootstrap if the real function is not known yet, call the real one, record.
+// see (mmap/munmap/mremap for anonymous mappings, dlopen/dlclose for the module map, _exit and
+// exec for how the dump ends). Each body: bootstrap if the real function is not known yet, call
+// the real one, record.
 // Exception specifications follow glibc's declarations (__THROW), which C++ requires to match.
+// mmap and mmap64 are both defined here, so the header must not rename mmap to mmap64 (which
+// it does under _FILE_OFFSET_BITS=64, set by the build; off_t is 64 bits on LP64 anyway).
+#undef _FILE_OFFSET_BITS
 #include "bootstrap_arena.h"
+#include "raw_syscalls.h"
 #include "real_functions.h"
 #include "recorder.h"
 #include "sampler.h"
@@ -10,9 +15,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MEMTRACE_EXPORT extern "C" __attribute__((visibility("default")))
@@ -48,12 +55,21 @@ void* realloc_impl(void* old, size_t size) {
     }
     if (!real_known()) return mp::bootstrap_alloc(size);
     const bool record = mp::should_record();
-    const uint64_t before = record && old ? mp::now_for_free() : 0;
+    // What the free of the old block needs is taken before the call: the real realloc may free
+    // it (even unmap it), and another thread may get the address back at once.
+    mp::PendingFree pending{};
+    if (record && old) pending = mp::free_begin(old);
     void* p = mp::g_real.realloc(old, size);
     if (record) {
         // glibc's realloc(p, 0) frees p and returns NULL; a failed realloc leaves p alone.
-        if (old && (p || size == 0)) mp::record_free(old, before);
-        if (p) mp::record_alloc(p, size, AllocFunction::Realloc);
+        if (old) {
+            if (p || size == 0) {
+                mp::free_commit(old, pending);
+            } else {
+                mp::free_abort(old, pending);
+            }
+        }
+        if (p) mp::on_alloc(p, size, AllocFunction::Realloc);
     }
     return p;
 }
@@ -61,7 +77,7 @@ void* realloc_impl(void* old, size_t size) {
 void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size) {
     if (!real_known()) return mp::bootstrap_alloc(size, alignment);
     void* p = real(alignment, size);
-    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Aligned);
+    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Aligned);
     return p;
 }
 
@@ -70,14 +86,14 @@ void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size)
 MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
     if (!real_known()) return mp::bootstrap_alloc(size);
     void* p = mp::g_real.malloc(size);
-    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Malloc);
+    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Malloc);
     return p;
 }
 
 MEMTRACE_EXPORT void free(void* p) __THROW {
     if (!p || mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
-    if (mp::should_record()) mp::record_free(p, mp::now_for_free());
+    if (mp::should_record()) mp::on_free(p);
     if (mp::g_real.free) mp::g_real.free(p);
 }
 
@@ -88,7 +104,7 @@ MEMTRACE_EXPORT void* calloc(size_t count, size_t size) __THROW {
         return mp::bootstrap_alloc(total);
     }
     void* p = mp::g_real.calloc(count, size);
-    if (p && mp::should_record()) mp::record_alloc(p, count * size, AllocFunction::Calloc);
+    if (p && mp::should_record()) mp::on_alloc(p, count * size, AllocFunction::Calloc);
     return p;
 }
 
@@ -111,7 +127,7 @@ MEMTRACE_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) __
         return *out ? 0 : ENOMEM;
     }
     const int rc = mp::g_real.posix_memalign(out, alignment, size);
-    if (rc == 0 && mp::should_record()) mp::record_alloc(*out, size, AllocFunction::Aligned);
+    if (rc == 0 && mp::should_record()) mp::on_alloc(*out, size, AllocFunction::Aligned);
     return rc;
 }
 
@@ -126,20 +142,85 @@ MEMTRACE_EXPORT void* memalign(size_t alignment, size_t size) __THROW {
 MEMTRACE_EXPORT void* valloc(size_t size) __THROW {
     if (!real_known()) return mp::bootstrap_alloc(size, 4096);
     void* p = mp::g_real.valloc(size);
-    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Aligned);
+    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Aligned);
     return p;
 }
 
 MEMTRACE_EXPORT void* pvalloc(size_t size) __THROW {
     if (!real_known()) return mp::bootstrap_alloc(size, 4096);
     void* p = mp::g_real.pvalloc(size);
-    if (p && mp::should_record()) mp::record_alloc(p, size, AllocFunction::Aligned);
+    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Aligned);
     return p;
 }
 
 MEMTRACE_EXPORT size_t malloc_usable_size(void* p) __THROW {
     if (p && mp::bootstrap_owns(p)) return mp::bootstrap_size(p);
     return real_known() && mp::g_real.malloc_usable_size ? mp::g_real.malloc_usable_size(p) : 0;
+}
+
+// Mappings. memtrace's own mappings use raw_syscalls.h and never come here; before the real
+// functions are resolved these go to the kernel directly. Only what the app (or a library it
+// uses) asks for through these symbols is seen: glibc's malloc maps its large blocks and heaps
+// with internal calls that bypass them (docs/design.md, "Mappings").
+namespace {
+
+inline bool mapping_recordable(int flags) {
+    return (flags & MAP_ANONYMOUS) && mp::should_record();
+}
+
+} // namespace
+
+MEMTRACE_EXPORT void* mmap(void* address, size_t length, int prot, int flags, int fd,
+                           off_t offset) __THROW {
+    void* p = real_known() && mp::g_real.mmap
+                  ? mp::g_real.mmap(address, length, prot, flags, fd, offset)
+                  : mp::raw_mmap(address, length, prot, flags, fd, offset);
+    if (p != MAP_FAILED && mapping_recordable(flags)) mp::record_map(p, length, prot, flags);
+    return p;
+}
+
+MEMTRACE_EXPORT void* mmap64(void* address, size_t length, int prot, int flags, int fd,
+                             off64_t offset) __THROW {
+    void* p = real_known() && mp::g_real.mmap64
+                  ? mp::g_real.mmap64(address, length, prot, flags, fd, offset)
+                  : mp::raw_mmap(address, length, prot, flags, fd, offset);
+    if (p != MAP_FAILED && mapping_recordable(flags)) mp::record_map(p, length, prot, flags);
+    return p;
+}
+
+MEMTRACE_EXPORT int munmap(void* address, size_t length) __THROW {
+    // Every successful munmap is recorded (the reader keeps only what intersects a Map).
+    const bool record = mp::should_record();
+    const uint64_t before = record ? mp::now_for_free() : 0;
+    const int rc = real_known() && mp::g_real.munmap ? mp::g_real.munmap(address, length)
+                                                     : mp::raw_munmap(address, length);
+    if (rc == 0 && record) mp::record_unmap(address, length, before);
+    return rc;
+}
+
+MEMTRACE_EXPORT void* mremap(void* old_address, size_t old_length, size_t new_length, int flags,
+                             ...) __THROW {
+    void* wanted = nullptr;
+    if (flags & MREMAP_FIXED) { // the fifth argument exists only then
+        va_list args;
+        va_start(args, flags);
+        wanted = va_arg(args, void*);
+        va_end(args);
+    }
+    const bool record = mp::should_record();
+    const uint64_t before = record ? mp::now_for_free() : 0;
+    void* p = real_known() && mp::g_real.mremap
+                  ? mp::g_real.mremap(old_address, old_length, new_length, flags, wanted)
+                  : mp::raw_mremap(old_address, old_length, new_length, flags, wanted);
+    if (p != MAP_FAILED && record) {
+        if (flags & MREMAP_DONTUNMAP) {
+            // The old range stays mapped (emptied): the new range is a mapping of its own.
+            mp::record_map(p, new_length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        } else {
+            mp::record_remap(old_address, old_length, p, new_length, before);
+        }
+    }
+    return p;
 }
 
 MEMTRACE_EXPORT void* dlopen(const char* file, int mode) __THROWNL {

@@ -1,5 +1,6 @@
 #include "internal_alloc.h"
 
+#include "raw_syscalls.h"
 #include "spin_lock.h"
 
 #include <stdint.h>
@@ -17,8 +18,8 @@ constinit size_t g_used = kBlockSize;
 } // namespace
 
 void* reserve_pages(size_t size) {
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = raw_mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? nullptr : p;
 }
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef MEMTRACE_DEFAULT_DEPTH
 #define MEMTRACE_DEFAULT_DEPTH 64
@@ -30,6 +31,20 @@ uint32_t parse_unsigned(const char* text, uint32_t fallback) {
         value = value * 10 + static_cast<uint64_t>(*p - '0');
     }
     return static_cast<uint32_t>(value);
+}
+
+bool same_letters(const char* text, const char* lower) {
+    for (; *lower; ++text, ++lower) {
+        const char c =
+            (*text >= 'A' && *text <= 'Z') ? static_cast<char>(*text - 'A' + 'a') : *text;
+        if (c != *lower) return false;
+    }
+    return *text == '\0';
+}
+
+void warn(const char* text) {
+    ssize_t ignored = write(STDERR_FILENO, text, strlen(text));
+    (void)ignored;
 }
 
 char lower_ascii(char c) {
@@ -63,6 +78,35 @@ bool usable_snapshot_signal(int signal) {
 }
 
 } // namespace
+
+bool parse_byte_count(const char* text, uint64_t* out) {
+    constexpr uint64_t kLimit = uint64_t{1} << 40;
+    if (!text || *text < '0' || *text > '9') return false;
+    uint64_t value = 0;
+    const char* p = text;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        value = value * 10 + static_cast<uint64_t>(*p - '0');
+        if (value > kLimit) return false;
+    }
+    uint64_t unit = 1;
+    if (*p) {
+        static constexpr struct {
+            char letter;
+            uint64_t unit;
+        } kUnits[] = {{'k', uint64_t{1} << 10}, {'m', uint64_t{1} << 20}, {'g', uint64_t{1} << 30}};
+        const char letter = (*p >= 'A' && *p <= 'Z') ? static_cast<char>(*p - 'A' + 'a') : *p;
+        unit = 0;
+        for (const auto& u : kUnits)
+            if (u.letter == letter) unit = u.unit;
+        if (!unit) return false;
+        const char* rest = p + 1;
+        if (!(same_letters(rest, "") || same_letters(rest, "b") || same_letters(rest, "ib")))
+            return false;
+    }
+    if (value > kLimit / unit) return false;
+    *out = value * unit;
+    return true;
+}
 
 uint32_t parse_interval_ms(const char* text, uint32_t fallback) {
     if (!text || !*text) return fallback;
@@ -126,6 +170,13 @@ void read_options() {
     if (depth < 1) depth = 1;
     if (depth > format::kMaxStackDepth) depth = format::kMaxStackDepth;
     g_options.depth = depth;
+    g_options.sample_bytes = 0;
+    const char* sample = getenv("MEMTRACE_SAMPLE_BYTES");
+    if (sample && *sample && !parse_byte_count(sample, &g_options.sample_bytes)) {
+        warn("memtrace: MEMTRACE_SAMPLE_BYTES is not a byte count (e.g. 524288, 512K, 1M); "
+             "recording every allocation\n");
+        g_options.sample_bytes = 0;
+    }
     g_options.interval_ms = parse_interval_ms(getenv("MEMTRACE_INTERVAL"), kDefaultIntervalMs);
     const int signal = parse_signal(getenv("MEMTRACE_SNAPSHOT_SIGNAL"), SIGUSR2);
     g_options.snapshot_signal = signal > 0 ? signal : 0;

@@ -12,10 +12,15 @@ struct Options {
     char output_template[kPathMax]; // MEMTRACE_OUTPUT, or the default template
     char report_paths[kPathMax];    // MEMTRACE_REPORT_PATHS, empty when unset
     uint32_t depth;                 // MEMTRACE_DEPTH, clamped to [1, kMaxStackDepth]
+    uint64_t sample_bytes;          // MEMTRACE_SAMPLE_BYTES; 0 = record every allocation
     uint32_t interval_ms;           // MEMTRACE_INTERVAL in ms; 0 = no periodic snapshot
     int snapshot_signal;            // MEMTRACE_SNAPSHOT_SIGNAL; 0 = none
     bool snapshot_signal_invalid;   // MEMTRACE_SNAPSHOT_SIGNAL named no usable signal
 };
+
+// Parses a byte count: decimal digits, optionally followed by K, M or G (also KB/KiB, MB/MiB,
+// GB/GiB, any case; all binary multiples). False on anything else, or above 2^40.
+bool parse_byte_count(const char* text, uint64_t* out);
 
 inline constexpr uint32_t kDefaultIntervalMs = 1000;
 inline constexpr uint32_t kMinIntervalMs = 10;

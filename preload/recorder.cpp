@@ -8,6 +8,7 @@
 #include "options.h"
 #include "process_facts.h"
 #include "real_functions.h"
+#include "sampled_address_set.h"
 #include "sampler.h"
 #include "signals.h"
 #include "size_class_counters.h"
@@ -15,6 +16,7 @@
 #include "stack_table.h"
 #include "unwinder.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,10 @@
 namespace memtrace::preload {
 
 constinit int g_state = static_cast<int>(State::Uninitialized);
+constinit uint64_t g_sample_bytes = 0;
+constinit SampledAddressSet g_sampled;
+// Set once the set had no room for a sampled block: from then on every free is recorded.
+constinit bool g_sampled_set_full = false;
 
 namespace {
 
@@ -30,6 +36,11 @@ namespace {
 constexpr unsigned kStackTableLog2 = 22;
 
 constinit StackTable g_stacks;
+
+// Sampling: the addresses of recorded live blocks. 2^18 slots (2 MiB, touched only where keys
+// land, but keys land everywhere) hold ~150,000 live samples, far more than a sensible sample
+// rate produces; the 16 KiB filter stays in the L1 cache.
+constexpr unsigned kSampledSlotsLog2 = 18;
 
 void set_state(State state) {
     __atomic_store_n(&g_state, static_cast<int>(state), __ATOMIC_RELEASE);
@@ -123,6 +134,12 @@ void after_fork_in_child() {
     dump_forget_after_fork();
     module_map_reset();
     g_stacks.clear();
+    // The parent's sampled blocks have no Alloc record in the child's dump.
+    g_sampled.clear();
+    __atomic_store_n(&g_sampled_set_full, false, __ATOMIC_RELAXED);
+    // Nor should the child repeat the parent's sample points: draw afresh at its next event.
+    t_thread.sample_rng = 0;
+    t_thread.sample_countdown = 0;
     size_class_counters_reset_after_fork(t_thread.size_classes);
     __atomic_add_fetch(&g_dump_generation, 1, __ATOMIC_RELEASE);
     if (!start_dump(true)) {
@@ -148,6 +165,7 @@ void initialize() {
         return;
     }
     read_options();
+    usable_size_init();
     unwinder_init();
     if (!g_stacks.init(kStackTableLog2)) {
         diagnose("cannot reserve memory for the stack table", nullptr, 0);
@@ -155,6 +173,12 @@ void initialize() {
         return;
     }
     size_class_counters_init();
+    if (options().sample_bytes && !g_sampled.init(kSampledSlotsLog2)) {
+        diagnose("cannot reserve memory for the sampled-address set", nullptr, 0);
+        set_state(State::Stopped);
+        return;
+    }
+    g_sample_bytes = options().sample_bytes;
     snapshot_signal_setup(); // before the dump: its header says whether the signal is ours
     if (!start_dump(false)) {
         snapshot_signal_release();
@@ -172,28 +196,30 @@ uint64_t now_for_free() {
     return ordered_event_time_ns();
 }
 
-namespace {
-
-inline SizeClassBlock* thread_size_classes() {
-    SizeClassBlock* block = t_thread.size_classes;
-    return __builtin_expect(block != nullptr, 1) ? block : size_class_block_slow();
+SizeClassBlock* thread_size_classes_slow() {
+    BusyScope busy; // may map memory and register the thread-exit key
+    return size_class_block_slow();
 }
 
-} // namespace
+namespace {
 
-void record_alloc(void* p, size_t size, format::AllocFunction function) {
-    ThreadState& thread = t_thread;
-    thread.busy = true;
-    if (SizeClassBlock* counters = thread_size_classes())
-        count_alloc(counters, size, g_real.malloc_usable_size(p));
+// Unwinds the calling thread, then sets the event time (if `time` is 0, the clock is read after
+// unwinding) and interns the stack. Called with the thread busy.
+[[gnu::always_inline]] inline uint32_t capture_current_stack(ThreadState& thread, uint64_t time) {
     bool truncated = false;
     const uint32_t depth = capture_stack(thread.frames, options().depth, &truncated);
     // Sampled after unwinding: by then the allocator's loads that found this block are long
     // complete, so the unserialized TSC read cannot precede the free that released the block.
-    const uint64_t now = event_time_ns();
-    thread.event_time = now;
-    const uint32_t stack_id =
-        depth ? g_stacks.intern(thread.frames, depth, truncated, emit_stack).id : format::kNoStack;
+    thread.event_time = time ? time : event_time_ns();
+    return depth ? g_stacks.intern(thread.frames, depth, truncated, emit_stack).id
+                 : format::kNoStack;
+}
+
+// The Alloc record with its stack; the counting is the caller's.
+[[gnu::always_inline]] inline void write_alloc(ThreadState& thread, void* p, size_t size,
+                                               format::AllocFunction function) {
+    const uint32_t stack_id = capture_current_stack(thread, 0);
+    const uint64_t now = thread.event_time;
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxAllocRecord, now);
     if (out) {
@@ -204,21 +230,198 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     } else {
         stop_recording();
     }
-    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
-        sampler_start_if_due(now);
-    thread.busy = false;
 }
 
-void record_free(void* p, uint64_t time) {
-    ThreadState& thread = t_thread;
-    thread.busy = true;
-    if (SizeClassBlock* counters = thread_size_classes())
-        count_free(counters, g_real.malloc_usable_size(p));
+[[gnu::always_inline]] inline void write_free(ThreadState& thread, void* p, uint64_t time) {
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxFreeRecord, time);
     if (out) {
         out = format::encode_free(out, chunk_time_delta(cursor, time),
                                   chunk_address_delta(cursor, reinterpret_cast<uint64_t>(p)));
+        chunk_commit(cursor, out);
+    } else {
+        stop_recording();
+    }
+}
+
+void write_note(ThreadState& thread, const char* text) {
+    const auto length = static_cast<uint32_t>(strlen(text));
+    const uint64_t now = event_time_ns();
+    ChunkCursor& cursor = thread.cursor;
+    uint8_t* out =
+        chunk_reserve(cursor, static_cast<uint32_t>(format::note_record_size(length)), now);
+    if (!out) {
+        stop_recording();
+        return;
+    }
+    out = format::encode_note(out, chunk_time_delta(cursor, now), format::NoteCode::Info, text,
+                              length);
+    chunk_commit(cursor, out);
+}
+
+inline void count_alloc_event(void* p, size_t size) {
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_alloc(counters, size, usable_size(p));
+}
+
+inline void count_free_event(uint64_t usable) {
+    if (SizeClassBlock* counters = thread_size_classes()) count_free(counters, usable);
+}
+
+// Bytes from one sample point to the next: exponential with mean g_sample_bytes, so the points
+// form a Poisson process over the bytes a thread allocates (xorshift64 is enough for that).
+int64_t draw_sample_distance(ThreadState& thread) {
+    uint64_t x = thread.sample_rng;
+    if (__builtin_expect(x == 0, 0)) {
+        // Seeded from the thread's own address and the TSC: no syscall, differs per thread.
+        x = reinterpret_cast<uint64_t>(&thread) ^ (__rdtsc() * 0x9e3779b97f4a7c15ull);
+        x ^= x >> 31;
+        if (x == 0) x = 0x2545f4914f6cdd1dull;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    thread.sample_rng = x;
+    const double u = static_cast<double>((x >> 11) + 1) * 0x1.0p-53; // (0, 1]
+    const double distance = -log(u) * static_cast<double>(g_sample_bytes);
+    return distance < 1.0 ? 1 : static_cast<int64_t>(distance);
+}
+
+[[gnu::noinline]] void sampled_set_overflowed(ThreadState& thread) {
+    if (__atomic_exchange_n(&g_sampled_set_full, true, __ATOMIC_ACQ_REL)) return;
+    write_note(thread,
+               "sampling: the set of sampled live blocks is full; from here on every free is "
+               "recorded, so frees of blocks that were never sampled show as unknown frees");
+}
+
+} // namespace
+
+void record_alloc(void* p, size_t size, format::AllocFunction function) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    count_alloc_event(p, size);
+    write_alloc(thread, p, size, function);
+    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
+        sampler_start_if_due(thread.event_time);
+    thread.busy = false;
+}
+
+void sampler_start_from_sampling() {
+    BusyScope busy; // starting the thread allocates
+    sampler_start_if_due(event_time_ns());
+}
+
+void record_free(void* p, uint64_t time) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    count_free_event(usable_size(p));
+    write_free(thread, p, time);
+    thread.busy = false;
+}
+
+void sample_point(void* p, size_t size, format::AllocFunction function) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    if (__builtin_expect(thread.sample_rng == 0, 0)) {
+        // The thread's first allocation: its first sample point was still to be drawn.
+        const int64_t left = draw_sample_distance(thread) + thread.sample_countdown;
+        if (left > 0) {
+            thread.sample_countdown = left;
+            thread.busy = false;
+            return;
+        }
+    }
+    // A sample point falls in this block. The process is memoryless, so the next point is an
+    // exponential distance past the block's end, however many points fell inside it.
+    thread.sample_countdown = draw_sample_distance(thread);
+    if (!__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED) &&
+        !g_sampled.insert(reinterpret_cast<uint64_t>(p))) {
+        sampled_set_overflowed(thread);
+    }
+    write_alloc(thread, p, size, function);
+    thread.busy = false;
+}
+
+void record_sampled_free(void* p) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    write_free(thread, p, now_for_free());
+    thread.busy = false;
+}
+
+PendingFree free_begin(void* p) {
+    PendingFree pending{usable_size(p), 0, true};
+    if (g_sample_bytes) {
+        pending.record = g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
+                         __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED);
+    }
+    if (pending.record) pending.time = now_for_free();
+    return pending;
+}
+
+void free_commit(void* p, const PendingFree& pending) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    count_free_event(pending.usable);
+    if (pending.record) write_free(thread, p, pending.time);
+    thread.busy = false;
+}
+
+void free_abort(void* p, const PendingFree& pending) {
+    // The block is still live: a sampled one goes back into the set.
+    if (!g_sample_bytes || !pending.record ||
+        __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED))
+        return;
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    if (!g_sampled.insert(reinterpret_cast<uint64_t>(p))) sampled_set_overflowed(thread);
+    thread.busy = false;
+}
+
+void record_map(void* address, size_t length, int prot, int flags) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    const uint32_t stack_id = capture_current_stack(thread, 0);
+    const uint64_t now = thread.event_time;
+    ChunkCursor& cursor = thread.cursor;
+    uint8_t* out = chunk_reserve(cursor, format::kMaxMemoryMapRecord, now);
+    if (out) {
+        out = format::encode_map(
+            out, chunk_time_delta(cursor, now), reinterpret_cast<uint64_t>(address), length,
+            static_cast<uint32_t>(prot), static_cast<uint32_t>(flags), stack_id);
+        chunk_commit(cursor, out);
+    } else {
+        stop_recording();
+    }
+    thread.busy = false;
+}
+
+void record_unmap(void* address, size_t length, uint64_t time) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    ChunkCursor& cursor = thread.cursor;
+    uint8_t* out = chunk_reserve(cursor, format::kMaxMemoryMapRecord, time);
+    if (out) {
+        out = format::encode_unmap(out, chunk_time_delta(cursor, time),
+                                   reinterpret_cast<uint64_t>(address), length);
+        chunk_commit(cursor, out);
+    } else {
+        stop_recording();
+    }
+    thread.busy = false;
+}
+
+void record_remap(void* old_address, size_t old_length, void* new_address, size_t new_length,
+                  uint64_t time) {
+    ThreadState& thread = t_thread;
+    thread.busy = true;
+    const uint32_t stack_id = capture_current_stack(thread, time);
+    ChunkCursor& cursor = thread.cursor;
+    uint8_t* out = chunk_reserve(cursor, format::kMaxMemoryMapRecord, time);
+    if (out) {
+        out = format::encode_remap(out, chunk_time_delta(cursor, time),
+                                   reinterpret_cast<uint64_t>(old_address), old_length,
+                                   reinterpret_cast<uint64_t>(new_address), new_length, stack_id);
         chunk_commit(cursor, out);
     } else {
         stop_recording();

@@ -9,7 +9,11 @@
 #pragma once
 
 #include "memtrace/dump_format.h"
+#include "sampled_address_set.h"
+#include "sampler.h"
+#include "size_class_counters.h"
 #include "thread_state.h"
+#include "usable_size.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,10 +38,89 @@ inline bool should_record() {
     return !t_thread.busy;
 }
 
+// MEMTRACE_SAMPLE_BYTES in force: 0 records every allocation. Set before the state is Ready.
+extern uint64_t g_sample_bytes;
+// Sampling: the addresses of the recorded live blocks, and whether that set overflowed (from
+// then on every free is recorded).
+extern SampledAddressSet g_sampled;
+extern bool g_sampled_set_full;
+
+[[gnu::cold]] SizeClassBlock* thread_size_classes_slow();
+inline SizeClassBlock* thread_size_classes() {
+    SizeClassBlock* block = t_thread.size_classes;
+    return __builtin_expect(block != nullptr, 1) ? block : thread_size_classes_slow();
+}
+
 uint64_t now_for_free();
+
+// Full tracing: count the event by size class and write its record.
 void record_alloc(void* p, size_t size, format::AllocFunction function);
 // `time` is when the caller sampled the clock, before the block went back to the allocator.
 void record_free(void* p, uint64_t time);
+
+// Sampling: count every event; record an allocation when the thread's sample point falls in it,
+// and a free when its block was recorded. The common case is inline and touches only this
+// thread's counters and one filter word; the rest is out of line.
+[[gnu::noinline]] void sample_point(void* p, size_t size, format::AllocFunction function);
+[[gnu::noinline]] void record_sampled_free(void* p);
+// Sampling mode's way to the sampler thread's delayed start, which full tracing makes from
+// record_alloc: most allocations never get there.
+[[gnu::cold]] void sampler_start_from_sampling();
+
+inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
+    ThreadState& thread = t_thread;
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_alloc(counters, size, usable_size(p));
+    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
+    thread.sample_countdown = left;
+    if (__builtin_expect(left <= 0, 0)) sample_point(p, size, function);
+    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
+        sampler_start_from_sampling();
+}
+
+inline void sample_free(void* p) {
+    if (SizeClassBlock* counters = thread_size_classes()) count_free(counters, usable_size(p));
+    if (__builtin_expect(g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
+                             __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED),
+                         0)) {
+        record_sampled_free(p);
+    }
+}
+
+inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
+    if (__builtin_expect(g_sample_bytes == 0, 1)) {
+        record_alloc(p, size, function);
+    } else {
+        sample_alloc(p, size, function);
+    }
+}
+
+// Before the block goes back to the allocator (another thread may get the address at once).
+inline void on_free(void* p) {
+    if (__builtin_expect(g_sample_bytes == 0, 1)) {
+        record_free(p, now_for_free());
+    } else {
+        sample_free(p);
+    }
+}
+
+// The old block of a realloc, which the real realloc may free: what must be known of it before
+// the call (its usable size, whether its free is to be recorded, and when), then the outcome.
+struct PendingFree {
+    uint64_t usable;
+    uint64_t time;
+    bool record;
+};
+PendingFree free_begin(void* p);
+void free_commit(void* p, const PendingFree& pending); // the block was freed
+void free_abort(void* p, const PendingFree& pending);  // it was not (a failed realloc)
+
+// Anonymous mappings and their removal (the mmap/munmap/mremap hooks). Unmap and remap take the
+// time sampled before the call, for the same reason as frees.
+void record_map(void* address, size_t length, int prot, int flags);
+void record_unmap(void* address, size_t length, uint64_t time);
+void record_remap(void* old_address, size_t old_length, void* new_address, size_t new_length,
+                  uint64_t time);
 
 void on_dlopen_or_dlclose();
 void on_quick_exit(int status);

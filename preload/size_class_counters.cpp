@@ -20,23 +20,29 @@ constinit format::SizeClassCounts g_retired[format::kSizeClassCount] = {};
 constinit pthread_key_t g_exit_key = 0;
 constinit bool g_have_key = false;
 
-void add_counts(format::SizeClassCounts* into, const format::SizeClassCounts* from) {
+void add_counts(format::SizeClassCounts* into, const SizeClassBlock* from) {
     for (uint32_t i = 0; i < format::kSizeClassCount; ++i) {
-        into[i].count += __atomic_load_n(&from[i].count, __ATOMIC_RELAXED);
-        into[i].requested_bytes += __atomic_load_n(&from[i].requested_bytes, __ATOMIC_RELAXED);
-        into[i].usable_bytes += __atomic_load_n(&from[i].usable_bytes, __ATOMIC_RELAXED);
-        into[i].free_count += __atomic_load_n(&from[i].free_count, __ATOMIC_RELAXED);
-        into[i].freed_usable_bytes +=
-            __atomic_load_n(&from[i].freed_usable_bytes, __ATOMIC_RELAXED);
+        const AllocCounts& a = from->allocs[i];
+        const FreeCounts& f = from->frees[i];
+        into[i].count += __atomic_load_n(&a.count, __ATOMIC_RELAXED);
+        into[i].requested_bytes += __atomic_load_n(&a.requested_bytes, __ATOMIC_RELAXED);
+        into[i].usable_bytes += __atomic_load_n(&a.usable_bytes, __ATOMIC_RELAXED);
+        into[i].free_count += __atomic_load_n(&f.count, __ATOMIC_RELAXED);
+        into[i].freed_usable_bytes += __atomic_load_n(&f.usable_bytes, __ATOMIC_RELAXED);
     }
+}
+
+void clear_counts(SizeClassBlock* block) {
+    memset(block->allocs, 0, sizeof(block->allocs));
+    memset(block->frees, 0, sizeof(block->frees));
 }
 
 // Thread exit: keep the counts, recycle the block for the next thread.
 void on_thread_exit(void* value) {
     auto* block = static_cast<SizeClassBlock*>(value);
     SpinLockGuard guard(g_lock);
-    add_counts(g_retired, block->classes);
-    memset(block->classes, 0, sizeof(block->classes));
+    add_counts(g_retired, block);
+    clear_counts(block);
     block->next_free = g_free;
     g_free = block;
     if (t_thread.size_classes == block) t_thread.size_classes = nullptr;
@@ -59,8 +65,12 @@ SizeClassBlock* size_class_block_slow() {
         }
     }
     if (!block) {
-        block = static_cast<SizeClassBlock*>(internal_alloc(sizeof(SizeClassBlock)));
-        if (!block) return nullptr;
+        // internal_alloc aligns to 16; the block wants a cache line of its own.
+        void* memory = internal_alloc(sizeof(SizeClassBlock) + alignof(SizeClassBlock));
+        if (!memory) return nullptr;
+        const auto address = reinterpret_cast<uintptr_t>(memory);
+        block = reinterpret_cast<SizeClassBlock*>((address + alignof(SizeClassBlock) - 1) &
+                                                  ~uintptr_t{alignof(SizeClassBlock) - 1});
         SpinLockGuard guard(g_lock);
         block->next = g_all;
         g_all = block;
@@ -72,25 +82,18 @@ SizeClassBlock* size_class_block_slow() {
     return block;
 }
 
-void count_alloc(SizeClassBlock* block, uint64_t size, uint64_t usable) {
-    format::SizeClassCounts& c = block->classes[format::size_class_index(size)];
-    bump(c.count, 1);
-    bump(c.requested_bytes, size);
-    bump(c.usable_bytes, usable);
-}
-
-void count_free(SizeClassBlock* block, uint64_t usable) {
-    format::SizeClassCounts& c = block->classes[format::size_class_index(usable)];
-    bump(c.free_count, 1);
-    bump(c.freed_usable_bytes, usable);
-}
-
 void sum_size_classes(format::SizeClassCounts* out) {
     memset(out, 0, sizeof(format::SizeClassCounts) * format::kSizeClassCount);
     SpinLockGuard guard(g_lock);
-    add_counts(out, g_retired);
+    for (uint32_t i = 0; i < format::kSizeClassCount; ++i) {
+        out[i].count += g_retired[i].count;
+        out[i].requested_bytes += g_retired[i].requested_bytes;
+        out[i].usable_bytes += g_retired[i].usable_bytes;
+        out[i].free_count += g_retired[i].free_count;
+        out[i].freed_usable_bytes += g_retired[i].freed_usable_bytes;
+    }
     for (SizeClassBlock* block = g_all; block; block = block->next)
-        add_counts(out, block->classes);
+        add_counts(out, block);
 }
 
 bool emit_size_class_totals(uint64_t now) {
@@ -110,7 +113,7 @@ void size_class_counters_reset_after_fork(SizeClassBlock* survivor) {
     memset(g_retired, 0, sizeof(g_retired));
     g_free = nullptr;
     for (SizeClassBlock* block = g_all; block; block = block->next) {
-        memset(block->classes, 0, sizeof(block->classes));
+        clear_counts(block);
         if (block != survivor) {
             block->next_free = g_free;
             g_free = block;

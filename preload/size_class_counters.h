@@ -11,8 +11,23 @@
 
 namespace memtrace::preload {
 
-struct SizeClassBlock {
-    format::SizeClassCounts classes[format::kSizeClassCount];
+// An allocation touches one 32-byte AllocCounts and a free one 16-byte FreeCounts: each stays
+// within a cache line (a 40-byte format::SizeClassCounts per class would straddle lines), and
+// the counters of the common small classes are packed together.
+struct AllocCounts {
+    uint64_t count;
+    uint64_t requested_bytes;
+    uint64_t usable_bytes;
+    uint64_t unused;
+};
+struct FreeCounts {
+    uint64_t count;
+    uint64_t usable_bytes;
+};
+
+struct alignas(64) SizeClassBlock {
+    AllocCounts allocs[format::kSizeClassCount];
+    FreeCounts frees[format::kSizeClassCount];
     SizeClassBlock* next;      // in the list of all blocks
     SizeClassBlock* next_free; // in the list of blocks of exited threads
 };
@@ -29,8 +44,19 @@ inline void bump(uint64_t& counter, uint64_t amount) {
                      __ATOMIC_RELAXED);
 }
 
-void count_alloc(SizeClassBlock* block, uint64_t size, uint64_t usable);
-void count_free(SizeClassBlock* block, uint64_t usable);
+// Inline: they run for every event, sampled or not.
+inline void count_alloc(SizeClassBlock* block, uint64_t size, uint64_t usable) {
+    AllocCounts& c = block->allocs[format::size_class_index(size)];
+    bump(c.count, 1);
+    bump(c.requested_bytes, size);
+    bump(c.usable_bytes, usable);
+}
+
+inline void count_free(SizeClassBlock* block, uint64_t usable) {
+    FreeCounts& c = block->frees[format::size_class_index(usable)];
+    bump(c.count, 1);
+    bump(c.usable_bytes, usable);
+}
 
 // Sums every thread's counters (and those of threads that exited) into `out`.
 void sum_size_classes(format::SizeClassCounts* out);

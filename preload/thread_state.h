@@ -26,6 +26,10 @@ struct ThreadState {
     // Set while memtrace works on this thread: allocations made meanwhile (by libunwind, dlsym,
     // the loader) pass straight to the real allocator and are not recorded.
     bool busy;
+    // Sampling (MEMTRACE_SAMPLE_BYTES): bytes left until this thread's next sample point, and
+    // the state of its random generator (0 until the thread's first allocation).
+    int64_t sample_countdown;
+    uint64_t sample_rng;
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
     ChunkCursor cursor;
@@ -33,7 +37,8 @@ struct ThreadState {
     uint64_t frames[format::kMaxStackDepth + 16];
 };
 
-extern thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
+// constinit: no dynamic initializer, so no TLS wrapper call guards each access.
+extern constinit thread_local ThreadState t_thread __attribute__((tls_model("initial-exec")));
 
 // Marks the thread busy for a scope.
 class BusyScope {

@@ -11,6 +11,8 @@ namespace memtrace::cli {
 void add_run_command(CLI::App& app, int* exit_code);
 void add_leaks_command(CLI::App& app, int* exit_code);
 void add_report_command(CLI::App& app, int* exit_code);
+void add_diff_command(CLI::App& app, int* exit_code);
+void add_growth_command(CLI::App& app, int* exit_code);
 void add_check_command(CLI::App& app, int* exit_code);
 
 } // namespace memtrace::cli

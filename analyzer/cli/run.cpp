@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <signal.h>
 #include <string.h>
 #include <string>
@@ -25,6 +26,7 @@ namespace {
 struct RunOptions {
     std::string output; // MEMTRACE_OUTPUT template; empty for the preload's default
     unsigned depth = 0; // MEMTRACE_DEPTH; 0 for the preload's default
+    std::string sample; // MEMTRACE_SAMPLE_BYTES as given (validated); empty: not set
     bool quiet = false; // only errors that kept the program from running
     bool check = false; // --check: judge the dump with the CI gate (cli/check.cpp)
     GateCliOptions gate;
@@ -37,6 +39,43 @@ struct RunOutcome {
     int signal = 0;
     std::string main_dump; // empty when the program wrote none
 };
+
+// The byte counts MEMTRACE_SAMPLE_BYTES accepts (docs/configuration.md): digits, optionally
+// followed by K, M or G (or KB/KiB, MB/MiB, GB/GiB, any case; binary multiples), at most 2^40.
+std::optional<uint64_t> parse_sample_bytes(const std::string& text) {
+    size_t digits = 0;
+    uint64_t value = 0;
+    constexpr uint64_t kLimit = uint64_t{1} << 40;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+        value = value * 10 + static_cast<uint64_t>(text[digits] - '0');
+        if (value > kLimit) return std::nullopt;
+        ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    std::string suffix;
+    for (char c : text.substr(digits))
+        suffix += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    uint64_t unit = 1;
+    if (!suffix.empty()) {
+        const std::string rest = suffix.substr(1);
+        if (rest != "" && rest != "b" && rest != "ib") return std::nullopt;
+        switch (suffix[0]) {
+        case 'k':
+            unit = uint64_t{1} << 10;
+            break;
+        case 'm':
+            unit = uint64_t{1} << 20;
+            break;
+        case 'g':
+            unit = uint64_t{1} << 30;
+            break;
+        default:
+            return std::nullopt;
+        }
+    }
+    if (value > kLimit / unit) return std::nullopt;
+    return value * unit;
+}
 
 void print_error(const std::string& message) {
     std::fprintf(stderr, "memtrace: error: %s\n", message.c_str());
@@ -142,6 +181,10 @@ RunOutcome run(const RunOptions& options) {
                                std::filesystem::absolute(options.output).string());
     }
     if (options.depth != 0) overrides.emplace_back("MEMTRACE_DEPTH", std::to_string(options.depth));
+    if (!options.sample.empty()) {
+        overrides.emplace_back("MEMTRACE_SAMPLE_BYTES",
+                               std::to_string(parse_sample_bytes(options.sample).value_or(0)));
+    }
     const auto environment = launcher::compose_environment(environ, overrides);
 
     const launcher::ChildExit exit = launcher::run_and_wait(program, options.command, environment);
@@ -204,6 +247,17 @@ void add_run_command(CLI::App& app, int* exit_code) {
         ->add_option("--depth", options->depth, "Stack frames recorded per allocation (default 64)")
         ->type_name("N")
         ->check(CLI::Range(1u, format::kMaxStackDepth));
+    command
+        ->add_option("--sample", options->sample,
+                     "Sample allocations: record about one per N bytes allocated (Poisson "
+                     "sampling; accepts 524288, 512K, 1M; 0 records every allocation)")
+        ->type_name("N")
+        ->check(
+            [](const std::string& text) {
+                return parse_sample_bytes(text) ? std::string()
+                                                : "not a byte count (e.g. 524288, 512K, 1M)";
+            },
+            "BYTES");
     command->add_flag("-q,--quiet", options->quiet, "Print nothing after the program ends");
     CLI::Option* check = command->add_flag(
         "--check", options->check,

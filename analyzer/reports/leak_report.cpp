@@ -42,6 +42,10 @@ void write_text(std::ostream& out, const DumpReader& reader, const LeakClassific
         << "), which " << describe_end(reader.header()) << ".\n";
     out << scan_description(reader, leaks) << '\n';
     out << incompleteness_notes(reader);
+    if (reader.sampled()) {
+        out << "NOTE: sampled dump (one allocation recorded per " << reader.sample_bytes()
+            << " bytes on average): the bytes and blocks below are estimates.\n";
+    }
     std::vector<const KindedSite*> shown;
     for (const KindedSite& site : leaks.sites) {
         if (shown_in_text(site.kind, options.all)) shown.push_back(&site);
@@ -65,8 +69,9 @@ void write_text(std::ostream& out, const DumpReader& reader, const LeakClassific
         total_bytes += total.bytes;
         total_blocks += total.blocks;
     }
-    out << "\nTotal: " << total_bytes << " bytes (" << human_bytes(total_bytes) << ") in "
-        << total_blocks << " blocks from " << leaks.sites.size() << " allocation sites"
+    out << (reader.sampled() ? "\nTotal (estimated): " : "\nTotal: ") << total_bytes << " bytes ("
+        << human_bytes(total_bytes) << ") in " << total_blocks << " blocks from "
+        << leaks.sites.size() << " allocation sites"
         << (reader.complete() ? " still live at exit.\n" : " live when the dump ends.\n");
     std::string by_kind;
     for (size_t i = 0; i < kLeakKindCount; ++i) {
@@ -109,6 +114,8 @@ nlohmann::json to_json(const DumpReader& reader, const HeapModel& model,
         {"cut_short", reader.cut_short()},
         {"end", end_json(reader.header())},
         {"flags", flags_json(reader.header())},
+        {"estimated", model.sampled()},
+        {"sample_bytes", reader.sample_bytes()},
         {"scan", scan_json(reader)},
         {"kinds", kind_totals_json(leaks)},
         {"total_bytes", model.live_bytes()},

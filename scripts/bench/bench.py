@@ -24,12 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODES = ("native", "memtrace", "heaptrack")
+# memtrace in sampling mode (MEMTRACE_SAMPLE_BYTES), run with the workloads unless --no-sampled.
+SAMPLED = "sampled"
+DEFAULT_SAMPLE_BYTES = "512K"
 DUMP_MAGIC = b"MTDUMP\0\0"
 DUMP_DATA_END_OFFSET = 64  # FileHeader::data_end, see preload/include/memtrace/dump_format.h
 
 # Targets from the performance issue (docs/performance.md).
 MAX_OVERHEAD_FRACTION_OF_HEAPTRACK = 0.5
 MAX_SLOWDOWN_PYTHON_SQLITE = 1.3
+# Sampling mode, from the sampling issue: at most these slowdowns with MEMTRACE_SAMPLE_BYTES=512K.
+MAX_SAMPLED_SLOWDOWN = {"churn": 1.10, "sqlite3": 1.05}
 MAX_THREAD_COST_GROWTH = 1.2
 EXTRA_RSS_ALLOWANCE_MIB = 64.0
 EXTRA_RSS_ALLOWANCE_FRACTION = 0.5
@@ -86,10 +91,11 @@ class Bench:
         self.out.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix="memtrace-bench.", dir=args.tmp_root))
         self.mtdir = self.tmp / "memtrace-dumps"
+        self.sampled_dir = self.tmp / "sampled-dumps"
         self.htdir = self.tmp / "heaptrack"
         self.keepdir = self.tmp / "kept-for-analyzers"
         self.logdir = self.tmp / "logs"
-        for d in (self.mtdir, self.htdir, self.keepdir, self.logdir):
+        for d in (self.mtdir, self.sampled_dir, self.htdir, self.keepdir, self.logdir):
             d.mkdir()
         self.runstat = str(self.bin / "runstat")
         self.ncpu = os.cpu_count() or 1
@@ -101,6 +107,8 @@ class Bench:
         }
         self.base_env["LC_ALL"] = "C"
         self.memtrace_extra_env = dict(kv.split("=", 1) for kv in args.memtrace_env)
+        self.sample_bytes = None if args.no_sampled else args.sample_bytes
+        self.workload_modes = MODES + ((SAMPLED,) if self.sample_bytes else ())
         self.preload_recorded = False
         self.kept = None  # (workload name, dump bytes) whose last-rep files are kept
 
@@ -146,15 +154,22 @@ class Bench:
         child_env = {}
         if prepare:
             prepare()
-        if mode == "memtrace":
+        if mode in ("memtrace", SAMPLED):
             child_env["LD_PRELOAD"] = str(self.preload)
-            child_env["MEMTRACE_OUTPUT"] = str(self.mtdir / "%n.%p.mtd")
+            dump_dir = self.sampled_dir if mode == SAMPLED else self.mtdir
+            child_env["MEMTRACE_OUTPUT"] = str(dump_dir / "%n.%p.mtd")
             child_env.update(self.memtrace_extra_env)
+            if mode == SAMPLED:
+                child_env["MEMTRACE_SAMPLE_BYTES"] = self.sample_bytes
         elif mode == "heaptrack":
             argv = ["heaptrack", "-o", str(self.htdir / "trace"), *argv]
         sample = self.run(argv, env, f"{tag}.{mode}", child_env)
         if mode == "memtrace":
-            self.measure_dumps(sample)
+            self.measure_dumps(sample, self.mtdir)
+        elif mode == SAMPLED:
+            self.measure_dumps(sample, self.sampled_dir)
+            for f in self.sampled_dir.iterdir():  # only full-tracing dumps go to the analyzers
+                f.unlink()
         elif mode == "heaptrack":
             files = list(self.htdir.iterdir())
             sample.dump_files = len(files)
@@ -166,8 +181,8 @@ class Bench:
             print(msg + "\n" + self.log_tail(f"{tag}.{mode}"), flush=True)
         return sample
 
-    def measure_dumps(self, sample):
-        files = [f for f in self.mtdir.iterdir() if f.is_file()]
+    def measure_dumps(self, sample, directory):
+        files = [f for f in directory.iterdir() if f.is_file()]
         sample.dump_files = len(files)
         for f in files:
             apparent = f.stat().st_size
@@ -278,7 +293,7 @@ class Bench:
         return {"allocs": allocs, "frees": frees, "events": allocs + frees}
 
     def run_workloads(self, workloads, reps):
-        samples = {w.name: {m: [] for m in MODES} for w in workloads}
+        samples = {w.name: {m: [] for m in self.workload_modes} for w in workloads}
         events = {}
         print("== workloads: warm-up and event counts", flush=True)
         for w in workloads:
@@ -291,7 +306,7 @@ class Bench:
             print(f"== workloads: repetition {rep}/{reps}", flush=True)
             for w in workloads:
                 line = []
-                for mode in MODES:
+                for mode in self.workload_modes:
                     s = self.run_mode(mode, w.argv, w.env, w.name, w.prepare)
                     samples[w.name][mode].append(s)
                     line.append(f"{mode} {s.wall_s:7.3f}s" + ("" if s.ok else " FAILED"))
@@ -458,8 +473,18 @@ def summarise_workloads(workloads, samples, events):
             "memtrace_rss_mib": rss_m / 1024 if rss_m is not None else None,
             "heaptrack_rss_mib": rss_h / 1024 if rss_h is not None else None,
             "memtrace_extra_rss_mib": extra_rss_mib, "extra_rss_limit_mib": rss_limit_mib,
-            "failed_runs": {mode: sum(not x.ok for x in s[mode]) for mode in MODES},
+            "failed_runs": {mode: sum(not x.ok for x in s[mode]) for mode in s},
         })
+        if SAMPLED in s:
+            sm, smc = med(s[SAMPLED], "wall_s"), med(s[SAMPLED], "cpu_s")
+            rss_s = med(s[SAMPLED], "maxrss_kib")
+            sdump = med(s[SAMPLED], "dump_bytes")
+            rows[-1].update({
+                "sampled_s": sm, "sampled_cpu_s": smc, "sampled_ratio": ratio(sm, n),
+                "sampled_cpu_ratio": ratio(smc, nc), "sampled_dump_bytes": sdump,
+                "sampled_extra_rss_mib":
+                    (rss_s - rss_n) / 1024 if rss_s is not None and rss_n is not None else None,
+            })
     return rows
 
 
@@ -561,6 +586,11 @@ def evaluate_targets(workload_rows, micro_rows, recorded):
               "wall: (traced-native) x min(threads, cores) per event, sound only on an idle "
               "machine; CPU: extra CPU time per event")
     for r in workload_rows:
+        limit = MAX_SAMPLED_SLOWDOWN.get(r["workload"])
+        if limit is not None and "sampled_ratio" in r:
+            check(f"{r['workload']}: sampled/native <= {limit:.2f}", limit, r["sampled_ratio"],
+                  r["sampled_cpu_ratio"], "MEMTRACE_SAMPLE_BYTES sampling mode")
+    for r in workload_rows:
         extra, limit = r["memtrace_extra_rss_mib"], r["extra_rss_limit_mib"]
         check(f"{r['workload']}: extra peak RSS (MiB) <= 64 MiB + 50% native", limit, extra,
               time_based=False)
@@ -637,6 +667,21 @@ def render(results, markdown):
     heading("CPU time (user+system of the whole process tree, heaptrack's interpreter "
                  "included; median)")
     parts.append(render_table(c_headers, c_rows))
+
+    sampled = [r for r in results["workloads"] if "sampled_ratio" in r]
+    if sampled:
+        s_headers = ["workload", "native s", "sampled s", "s/n", "m/n", "s/n cpu", "m/n cpu",
+                     "sampled dump MiB", "RSS +sampled MiB", "RSS +mt MiB"]
+        s_rows = [[r["title"], fmt(r["native_s"], ".3f"), fmt(r["sampled_s"], ".3f"),
+                   fmt(r["sampled_ratio"], ".2f"), fmt(r["memtrace_ratio"], ".2f"),
+                   fmt(r["sampled_cpu_ratio"], ".2f"), fmt(r["memtrace_cpu_ratio"], ".2f"),
+                   fmt(r["sampled_dump_bytes"] / 2**20 if r["sampled_dump_bytes"] else None,
+                       ".2f", "0"),
+                   fmt(r["sampled_extra_rss_mib"], "+.1f"), fmt(r["memtrace_extra_rss_mib"], "+.1f")]
+                  for r in sampled]
+        heading(f"Sampling mode: memtrace with MEMTRACE_SAMPLE_BYTES={results['sample_bytes']} "
+                "(s) next to full tracing (m); median wall and CPU time")
+        parts.append(render_table(s_headers, s_rows))
 
     if results.get("micro"):
         m_headers = ["depth", "threads", "native ns/pair", "memtrace +ns/pair",
@@ -767,6 +812,10 @@ def main():
     p.add_argument("--no-analyzers", action="store_true", help="skip the analyzer timing")
     p.add_argument("--memtrace-env", action="append", default=[], metavar="VAR=VALUE",
                    help="extra environment for memtrace runs, e.g. MEMTRACE_DEPTH=32")
+    p.add_argument("--sample-bytes", default=DEFAULT_SAMPLE_BYTES, metavar="N",
+                   help="MEMTRACE_SAMPLE_BYTES of the sampled runs (default 512K)")
+    p.add_argument("--no-sampled", action="store_true",
+                   help="skip the sampling-mode runs of the workloads")
     p.add_argument("--keep-temp", action="store_true", help="keep the temporary directory")
     p.add_argument("--tmp-root", default=None, help="where the temporary directory goes")
     p.add_argument("--bin-dir", required=True, help="built workload programs and tools")
@@ -787,6 +836,7 @@ def main():
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
             "quick": args.quick, "reps": reps,
             "memtrace_env": bench.memtrace_extra_env,
+            "sample_bytes": bench.sample_bytes,
             "machine": machine_facts(bench),
         }
         workloads = bench.define_workloads()

@@ -3,6 +3,7 @@
 #
 #   bash scripts/bench/bench.sh [--quick] [--reps N] [--only churn,sqlite3] [--no-micro]
 #                               [--no-analyzers] [--memtrace-env VAR=VALUE] [--keep-temp]
+#                               [--sample-bytes N] [--no-sampled]
 #                               [--build-dir DIR] [--out DIR]
 #
 # Installs the Debian packages it needs if they are missing (as root), builds memtrace in a
@@ -22,8 +23,8 @@ while [[ $# -gt 0 ]]; do
         --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
         --out) out_dir="$(realpath -m "$2")"; shift 2 ;;
         --quick) quick="-quick"; pass+=("$1"); shift ;;
-        --reps|--only|--memtrace-env|--tmp-root) pass+=("$1" "$2"); shift 2 ;;
-        --no-micro|--no-analyzers|--keep-temp) pass+=("$1"); shift ;;
+        --reps|--only|--memtrace-env|--tmp-root|--sample-bytes) pass+=("$1" "$2"); shift 2 ;;
+        --no-micro|--no-analyzers|--keep-temp|--no-sampled) pass+=("$1"); shift ;;
         -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac

@@ -1,0 +1,47 @@
+#include "real_functions.h"
+#include "usable_size.h"
+
+#include <cstdlib>
+#include <gtest/gtest.h>
+#include <malloc.h>
+#include <vector>
+
+namespace {
+
+using namespace memtrace::preload;
+
+TEST(UsableSize, GlibcChunkHeaderAgreesWithMallocUsableSize) {
+    // Every size from 0 to 2 KiB, then larger ones up to mmapped blocks (above 128 KiB).
+    std::vector<size_t> sizes;
+    for (size_t size = 0; size <= 2048; ++size)
+        sizes.push_back(size);
+    for (size_t size : {4095, 4096, 65536, 131071, 131072, 200000, 1 << 20, 5 << 20})
+        sizes.push_back(size);
+    for (size_t size : sizes) {
+        void* p = malloc(size);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(glibc_usable_size(p), malloc_usable_size(p)) << "size " << size;
+        free(p);
+    }
+    // Blocks from the other entry points, aligned ones included.
+    void* c = calloc(10, 33);
+    EXPECT_EQ(glibc_usable_size(c), malloc_usable_size(c));
+    void* a = aligned_alloc(256, 1000);
+    EXPECT_EQ(glibc_usable_size(a), malloc_usable_size(a));
+    void* r = realloc(malloc(10), 5000);
+    EXPECT_EQ(glibc_usable_size(r), malloc_usable_size(r));
+    free(c);
+    free(a);
+    free(r);
+}
+
+TEST(UsableSize, InitChoosesTheHeaderReadForGlibc) {
+    ASSERT_TRUE(resolve_real_functions());
+    usable_size_init();
+    EXPECT_TRUE(g_glibc_chunk_headers) << "this test binary's malloc is glibc's";
+    void* p = malloc(777);
+    EXPECT_EQ(usable_size(p), malloc_usable_size(p));
+    free(p);
+}
+
+} // namespace
