@@ -119,6 +119,7 @@ GateVerdict evaluate(const std::string& dump_path, const GateRules& rules) {
     verdict.end = reports::describe_end(reader.header());
     verdict.complete = reader.complete();
     verdict.scanned = leaks.scanned;
+    verdict.sampled = reader.sampled();
     verdict.scan_note = reports::scan_description(reader, leaks);
     verdict.peak_bytes = model.peak_bytes();
     verdict.suppression_rule_count = suppressions.rules().size();

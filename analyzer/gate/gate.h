@@ -71,6 +71,7 @@ struct GateVerdict {
     std::string end; // "exited with code 0", ...
     bool complete = false;
     bool scanned = false;
+    bool sampled = false;  // the figures are estimates (memtrace run --sample)
     std::string scan_note; // what the kinds mean for this dump
 
     std::vector<GateSite> sites; // every site of the final heap, largest first

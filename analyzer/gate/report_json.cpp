@@ -51,6 +51,7 @@ nlohmann::json to_json(const GateVerdict& verdict) {
         {"pid", verdict.pid},
         {"complete", verdict.complete},
         {"scanned", verdict.scanned},
+        {"estimated", verdict.sampled},
         {"counted_kinds", verdict.counted_kinds},
         {"rules", std::move(rules)},
         {"counted", totals_json(verdict.counted)},

@@ -43,6 +43,9 @@ void write_text(std::ostream& out, const GateVerdict& verdict, const ReportSetti
             << '\n';
     }
     out << verdict.scan_note << '\n';
+    if (verdict.sampled) {
+        out << "NOTE: sampled dump: leaked and peak figures are estimates.\n";
+    }
     if (!verdict.complete) {
         out << "NOTE: the process did not end cleanly; blocks counted as leaks may have been "
                "freed later.\n";
