@@ -40,7 +40,7 @@ bool chunk_refill(ChunkCursor& cursor, uint32_t room, uint64_t now) {
     cursor.position = cursor.records;
     cursor.limit = reinterpret_cast<uint8_t*>(chunk) + chunk->capacity;
     cursor.last_time = now;
-    cursor.last_address = 0;
+    cursor.last_address = ~uint64_t{0}; // complemented 0, see chunk_address_delta
     cursor.generation = generation;
     return true;
 }

@@ -34,9 +34,11 @@ inline uint64_t chunk_time_delta(ChunkCursor& cursor, uint64_t now) {
     return delta;
 }
 
+// The cursor keeps the previous address complemented: a plain heap address in every thread's TLS
+// would keep that block reachable for the leak scan at exit (which scans TLS as a root).
 inline int64_t chunk_address_delta(ChunkCursor& cursor, uint64_t address) {
-    const int64_t delta = static_cast<int64_t>(address - cursor.last_address);
-    cursor.last_address = address;
+    const int64_t delta = static_cast<int64_t>(address - ~cursor.last_address);
+    cursor.last_address = ~address;
     return delta;
 }
 

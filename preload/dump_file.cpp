@@ -306,6 +306,10 @@ const char* dump_path() {
     return g_dump.path;
 }
 
+int dump_fd() {
+    return g_dump.header ? g_dump.fd : -1;
+}
+
 void dump_set_flag(uint32_t flag) {
     if (g_dump.header) __atomic_fetch_or(&g_dump.header->flags, flag, __ATOMIC_RELEASE);
 }

@@ -30,6 +30,8 @@ void dump_release_chunk(format::ChunkHeader* chunk);
 
 format::FileHeader* dump_header();
 const char* dump_path();
+// The dump's descriptor (-1 when there is no dump), for the leak scan that reads the dump back.
+int dump_fd();
 
 // False in a vfork() child, which shares the parent's memory (and dump) but is another process.
 bool dump_is_ours();

@@ -3,6 +3,7 @@
 #include "chunk_writer.h"
 #include "clock.h"
 #include "dump_file.h"
+#include "leak_scan.h"
 #include "memtrace/record_encoding.h"
 #include "module_map.h"
 #include "options.h"
@@ -111,6 +112,7 @@ void on_process_exit(int status, void*) {
         BusyScope busy;
         if (!take_exit_snapshot()) stop_recording();
     }
+    leak_scan_at_exit();
     dump_set_end(format::EndReason::Exit, status, 0, true);
 }
 

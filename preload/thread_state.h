@@ -17,7 +17,7 @@ struct ChunkCursor {
     uint8_t* position;
     uint8_t* limit;
     uint64_t last_time;
-    uint64_t last_address;
+    uint64_t last_address; // complemented (~address); see chunk_address_delta
     uint32_t generation; // the dump generation the chunk belongs to (a fork child starts anew)
     uint32_t thread_index;
 };

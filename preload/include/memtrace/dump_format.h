@@ -156,7 +156,8 @@ enum class RecordKind : uint8_t {
     //   Blocks:  count:varint, then per block: address:zigzag delta from the previous block of
     //            this record (the first from 0), kind:varint (BlockKind). Only definite and
     //            indirect blocks are listed; a block live at the scan and not listed was reachable.
-    // Summary comes first; any number of Blocks records follow it in the same chunk.
+    // Summary comes first; any number of Blocks records (at most 1000 blocks each) follow it,
+    // written by the same thread: in the same chunk or a later one of that thread.
     LeakScan = 13,
 };
 
