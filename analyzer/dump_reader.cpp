@@ -1,5 +1,10 @@
 #include "dump_reader.h"
 
+#include "chunk_merge.h"
+#include "compact_format.h"
+#include "compact_reader.h"
+#include "progress.h"
+
 #include <algorithm>
 #include <cstring>
 #include <queue>
@@ -30,12 +35,40 @@ std::vector<std::string> split_cmdline(std::string_view cmdline) {
 
 DumpReader::DumpReader(std::string path)
     : path_(std::move(path)), file_(std::make_unique<MappedFile>(path_)) {
+    const auto bytes = file_->bytes();
+    if (bytes.size() >= sizeof(compact::kMagic) &&
+        std::memcmp(bytes.data(), compact::kMagic, sizeof(compact::kMagic)) == 0) {
+        read_compacted();
+        return;
+    }
     read_header();
     scan_chunks();
     if (cut_short_) {
         spdlog::warn("{} is cut short ({} bytes; its header says the data reaches byte {}): "
                      "reading the whole records before the cut; the dump is incomplete",
                      path_, file_->size(), header_.data_end);
+    }
+}
+
+DumpReader::~DumpReader() = default;
+
+void DumpReader::read_compacted() {
+    file_.reset(); // read with pread, frame by frame
+    compacted_ = std::make_unique<CompactedDump>(path_);
+    const compact::Header& header = compacted_->header();
+    header_ = header.raw;
+    event_count_ = header.event_count;
+    thread_count_ = header.thread_count;
+    last_record_time_ns_ = header.last_record_time_ns;
+    cut_short_ = (header.flags & compact::kFlagCutShort) != 0;
+    compacted_->for_each_metadata_record(
+        [this](const Record& record, uint32_t thread_index) { collect(record, thread_index); });
+    match_module_unloads();
+    sort_samples_by_time();
+    if (cut_short_) {
+        spdlog::warn("{}: the raw dump it was compacted from was cut short; the dump is "
+                     "incomplete",
+                     path_);
     }
 }
 
@@ -101,8 +134,10 @@ void DumpReader::scan_chunks() {
 
     std::unordered_set<uint32_t> threads;
     Record record;
+    Progress progress("reading dump", limit);
     uint64_t offset = header_.header_size;
     while (offset < limit) {
+        progress.update(offset);
         const auto bad_chunk = [&](const std::string& what) {
             return DumpError(
                 fmt::format("{}: at byte {}: bad chunk header: {}", path_, offset, what));
@@ -161,6 +196,8 @@ void DumpReader::scan_chunks() {
             event_chunks_.push_back(span);
             threads.insert(chunk.thread_index);
         }
+        // Read once: its pages need not count in this process's memory any more.
+        file_->release(offset, chunk_end);
         offset = chunk_end;
     }
     thread_count_ = threads.size();
@@ -220,6 +257,14 @@ void DumpReader::match_module_unloads() {
 void DumpReader::collect(const Record& record, uint32_t thread_index) {
     switch (record.kind) {
     case f::RecordKind::Stack: {
+        // Dense ids (as the preload hands them out) are also marked in an array, which the
+        // check of every Alloc reads instead of the map.
+        if (record.stack_id < (1u << 22)) {
+            if (record.stack_id >= defined_stacks_.size()) {
+                defined_stacks_.resize(record.stack_id + 1 + record.stack_id / 2);
+            }
+            defined_stacks_[record.stack_id] = true;
+        }
         const auto [it, inserted] = stacks_.try_emplace(record.stack_id);
         if (!inserted) {
             throw DumpError(fmt::format("{}: at byte {}: stack id {} is defined twice (first at "
@@ -310,7 +355,8 @@ void DumpReader::collect_leak_scan(const Record& record) {
         leak_scan_.scan_ns = record.scan.scan_ns;
         return;
     }
-    // The writer puts the summary first in the same chunk, so blocks never come before it.
+    // The writer puts the summary first, in the same chunk or an earlier one of the same thread,
+    // so in file order blocks never come before it.
     if (!leak_scan_.present) {
         throw DumpError(fmt::format("{}: at byte {}: leak scan blocks without a summary", path_,
                                     record.offset));
@@ -333,54 +379,57 @@ uint64_t DumpReader::end_time_ns() const {
     return header_.end_monotonic_ns != 0 ? header_.end_monotonic_ns : last_record_time_ns_;
 }
 
-void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& visit) const {
-    const uint8_t* file = file_->bytes().data();
-    std::vector<RecordDecoder> decoders;
-    decoders.reserve(event_chunks_.size());
-    for (const ChunkSpan& span : event_chunks_)
-        decoders.emplace_back(file, span, &path_);
-    std::vector<HeapEvent> pending(event_chunks_.size());
-    Record record;
-
-    // Decodes chunk i up to its next Alloc or Free; false when it has none left.
-    const auto advance = [&](size_t i) {
-        while (decoders[i].next(record)) {
-            if (record.kind != f::RecordKind::Alloc && record.kind != f::RecordKind::Free) {
-                continue;
-            }
-            HeapEvent& event = pending[i];
-            event.type = record.kind == f::RecordKind::Alloc ? HeapEvent::Type::Alloc
-                                                             : HeapEvent::Type::Free;
-            event.function = static_cast<f::AllocFunction>(record.sub_kind);
-            event.stack_id = record.kind == f::RecordKind::Alloc ? record.stack_id : f::kNoStack;
-            event.thread_index = event_chunks_[i].thread_index;
-            event.time_ns = record.time_ns;
-            event.address = record.address;
-            event.size = record.kind == f::RecordKind::Alloc ? record.size : 0;
-            event.offset = record.offset;
-            // In a dump cut short the definition may have been lost with the end of the file;
-            // the reports then show the stack as lost (the cut itself was warned about).
-            if (event.stack_id != f::kNoStack && !cut_short_ && !stacks_.contains(event.stack_id)) {
-                throw DumpError(fmt::format("{}: at byte {}: alloc record uses stack id {}, which "
-                                            "the dump never defines",
-                                            path_, record.offset, event.stack_id));
-            }
-            return true;
-        }
-        return false;
-    };
-
-    // Min-heap on (time, chunk index): chunk indices follow file order, so ties keep it.
-    using Entry = std::pair<uint64_t, size_t>;
-    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue;
-    for (size_t i = 0; i < decoders.size(); ++i) {
-        if (advance(i)) queue.emplace(pending[i].time_ns, i);
+void DumpReader::check_stack(const HeapEvent& event) const {
+    // In a dump cut short the definition may have been lost with the end of the file; the
+    // reports then show the stack as lost (the cut itself was warned about).
+    if (event.stack_id == f::kNoStack || cut_short_) return;
+    if (event.stack_id < defined_stacks_.size() && defined_stacks_[event.stack_id]) return;
+    if (stacks_.contains(event.stack_id)) return;
+    if (compacted_) {
+        throw DumpError(fmt::format("{}: event {} uses stack id {}, which the dump never defines",
+                                    path_, event.offset, event.stack_id));
     }
-    while (!queue.empty()) {
-        const size_t i = queue.top().second;
-        queue.pop();
-        visit(pending[i]);
-        if (advance(i)) queue.emplace(pending[i].time_ns, i);
+    throw DumpError(fmt::format("{}: at byte {}: alloc record uses stack id {}, which the dump "
+                                "never defines",
+                                path_, event.offset, event.stack_id));
+}
+
+void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& visit) const {
+    if (compacted_) {
+        Progress progress("reading dump", compacted_->file_size());
+        compacted_->for_each_event(
+            [&](const HeapEvent& event) {
+                if (event.type == HeapEvent::Type::Alloc) check_stack(event);
+                visit(event);
+            },
+            [&](uint64_t done) { progress.update(done); });
+        return;
+    }
+    uint64_t total = 0;
+    for (const ChunkSpan& span : event_chunks_)
+        total += span.end - span.begin;
+    Progress progress("reading dump", total);
+    // Chunks are started when their first event is due and released once read, so that only
+    // the chunks being written at the same time are in memory together.
+    ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
+    Record record;
+    HeapEvent event;
+    size_t chunk = 0;
+    uint64_t end = 0;
+    uint64_t count = 0;
+    while (merge.next(record, chunk, end)) {
+        const bool alloc = record.kind == f::RecordKind::Alloc;
+        event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
+        event.function = static_cast<f::AllocFunction>(record.sub_kind);
+        event.stack_id = alloc ? record.stack_id : f::kNoStack;
+        event.thread_index = merge.spans()[chunk].thread_index;
+        event.time_ns = record.time_ns;
+        event.address = record.address;
+        event.size = alloc ? record.size : 0;
+        event.offset = record.offset;
+        if (alloc) check_stack(event);
+        visit(event);
+        if ((++count & 0xffff) == 0) progress.update(merge.bytes_done());
     }
 }
 

@@ -102,13 +102,16 @@ struct HeapEvent {
     uint64_t time_ns = 0;
     uint64_t address = 0;
     uint64_t size = 0;   // Alloc only
-    uint64_t offset = 0; // of the record in the file
+    uint64_t offset = 0; // of the record in a raw dump; the event's index in a compacted one
 };
+
+class CompactedDump;
 
 class DumpReader {
 public:
-    // Opens the dump and runs the first pass. Throws DumpError.
+    // Opens the dump (raw or compacted) and runs the first pass. Throws DumpError.
     explicit DumpReader(std::string path);
+    ~DumpReader();
 
     const std::string& path() const {
         return path_;
@@ -128,7 +131,12 @@ public:
         return stacks_.size();
     }
 
-    // The file ended before the data its header or a chunk claims.
+    // The dump is in the compacted form (compact_format.h) rather than as the preload wrote it.
+    bool compacted() const {
+        return compacted_ != nullptr;
+    }
+    // The file ended before the data its header or a chunk claims (for a compacted dump: the
+    // raw dump it was made from did).
     bool cut_short() const {
         return cut_short_;
     }
@@ -187,6 +195,8 @@ public:
 private:
     void read_header();
     void scan_chunks();
+    void read_compacted();
+    void check_stack(const HeapEvent& event) const;
     void collect(const Record& record, uint32_t thread_index);
     void collect_leak_scan(const Record& record);
     void match_module_unloads();
@@ -194,6 +204,7 @@ private:
 
     std::string path_;
     std::unique_ptr<MappedFile> file_;
+    std::unique_ptr<CompactedDump> compacted_; // null for a raw dump
     format::FileHeader header_{};
     ProcessFacts process_;
     std::vector<ModuleInfo> modules_;
@@ -203,6 +214,7 @@ private:
     };
     std::vector<ModuleUnload> module_unloads_; // first pass only
     std::unordered_map<uint32_t, StackTrace> stacks_;
+    std::vector<bool> defined_stacks_; // by id, for the ids below 2^22
     std::vector<SnapshotMark> snapshots_;
     std::vector<ProcessMemorySample> memory_samples_;
     std::vector<MallocInfoSample> malloc_info_samples_;

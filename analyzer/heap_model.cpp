@@ -4,41 +4,70 @@
 
 namespace memtrace {
 
-void HeapModel::release(std::unordered_map<uint64_t, LiveBlock>::iterator block) {
-    const LiveBlock& live = block->second;
-    StackStats& stack = stacks_[live.stack_id];
+namespace {
+// Stack ids below this go through the array cache; larger (hostile) ones through the map.
+constexpr uint32_t kStackCacheLimit = 1u << 22;
+} // namespace
+
+StackStats& HeapModel::stats_of(uint32_t stack_id) {
+    if (stack_id >= kStackCacheLimit) return stacks_[stack_id];
+    std::vector<StackStats*>& slots = stack_cache_.slots;
+    if (stack_id >= slots.size()) slots.resize(stack_id + 1 + stack_id / 2);
+    StackStats*& cached = slots[stack_id];
+    if (cached == nullptr) cached = &stacks_[stack_id];
+    return *cached;
+}
+
+const std::unordered_map<uint64_t, LiveBlock>& HeapModel::live_blocks() const {
+    if (!live_view_current_) {
+        live_view_.clear();
+        live_view_.reserve(live_.size());
+        live_.for_each([this](uint64_t address, const LiveBlock& block) {
+            live_view_.emplace(address, block);
+        });
+        live_view_current_ = true;
+    }
+    return live_view_;
+}
+
+void HeapModel::unaccount(const LiveBlock& live) {
+    StackStats& stack = stats_of(live.stack_id);
     stack.live_blocks -= live.est_blocks;
     stack.live_bytes -= live.est_bytes;
     live_bytes_ -= live.est_bytes;
     live_block_count_ -= live.est_blocks;
-    live_.erase(block);
 }
 
 void HeapModel::apply(const HeapEvent& event) {
+    live_view_current_ = false;
     if (event.type == HeapEvent::Type::Free) {
-        const auto block = live_.find(event.address);
-        if (block == live_.end()) {
+        const LiveBlock* block = live_.find(event.address);
+        if (block == nullptr) {
             ++totals_.unknown_frees;
             return;
         }
         ++totals_.frees;
-        release(block);
+        unaccount(*block);
+        live_.erase(event.address);
         return;
     }
 
-    if (const auto old = live_.find(event.address); old != live_.end()) {
+    // One probe for both: is the address live (an anomaly: the old block is replaced), and
+    // where the new block goes.
+    bool inserted = false;
+    LiveBlock& slot = live_.find_or_insert(event.address, inserted);
+    if (!inserted) {
         ++totals_.replaced_blocks;
-        release(old);
+        unaccount(slot);
     }
     const SampleWeight weight =
         sample_bytes_ ? sample_weight(event.size, sample_bytes_) : SampleWeight{1, event.size};
-    live_.emplace(event.address, LiveBlock{event.size, event.time_ns, event.stack_id, weight.bytes,
-                                           weight.blocks});
+    slot = LiveBlock{event.size, event.time_ns, event.stack_id, weight.bytes, weight.blocks};
     totals_.allocations += weight.blocks;
     totals_.bytes_allocated += weight.bytes;
     live_bytes_ += weight.bytes;
     live_block_count_ += weight.blocks;
-    StackStats& stack = stacks_[event.stack_id];
+    StackStats& stack = stats_of(event.stack_id);
     stack.allocations += weight.blocks;
     stack.bytes_allocated += weight.bytes;
     stack.live_blocks += weight.blocks;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "dump_reader.h"
+#include "flat_map.h"
 
 #include <cstdint>
 #include <functional>
@@ -55,9 +56,8 @@ public:
     const HeapTotals& totals() const {
         return totals_;
     }
-    const std::unordered_map<uint64_t, LiveBlock>& live_blocks() const {
-        return live_;
-    }
+    // Built on first use after a change (the replay itself keeps blocks in a faster map).
+    const std::unordered_map<uint64_t, LiveBlock>& live_blocks() const;
     uint64_t live_bytes() const {
         return live_bytes_;
     }
@@ -80,10 +80,29 @@ public:
     }
 
 private:
-    void release(std::unordered_map<uint64_t, LiveBlock>::iterator block);
+    void unaccount(const LiveBlock& block); // takes a block out of the live figures
+    StackStats& stats_of(uint32_t stack_id);
 
-    std::unordered_map<uint64_t, LiveBlock> live_;
+    FlatMap<LiveBlock> live_; // by address
+    mutable std::unordered_map<uint64_t, LiveBlock> live_view_;
+    mutable bool live_view_current_ = true;
     std::unordered_map<uint32_t, StackStats> stacks_;
+    // stacks_ entries by id for the dense ids the preload hands out: one array access per event
+    // instead of a hash lookup. unordered_map values never move, and a move of the map keeps
+    // them; a copy of the model starts with an empty cache, since it has entries of its own.
+    struct StackCache {
+        std::vector<StackStats*> slots;
+        StackCache() = default;
+        StackCache(const StackCache&) {
+        }
+        StackCache& operator=(const StackCache&) {
+            slots.clear();
+            return *this;
+        }
+        StackCache(StackCache&&) = default;
+        StackCache& operator=(StackCache&&) = default;
+    };
+    StackCache stack_cache_;
     HeapTotals totals_;
     uint64_t sample_bytes_ = 0;
     uint64_t live_bytes_ = 0;

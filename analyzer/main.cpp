@@ -39,8 +39,11 @@ int main(int argc, char** argv) {
         memtrace::cli::add_run_command(app, &exit_code);
         memtrace::cli::add_leaks_command(app, &exit_code);
         memtrace::cli::add_report_command(app, &exit_code);
+        memtrace::cli::add_compact_command(app, &exit_code);
         memtrace::cli::add_diff_command(app, &exit_code);
         memtrace::cli::add_growth_command(app, &exit_code);
+        memtrace::cli::add_histogram_command(app, &exit_code);
+        memtrace::cli::add_arenas_command(app, &exit_code);
         memtrace::cli::add_check_command(app, &exit_code);
         try {
             app.parse(argc, argv);

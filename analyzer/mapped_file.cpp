@@ -2,6 +2,7 @@
 
 #include "dump_error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -45,6 +46,15 @@ MappedFile::MappedFile(const std::string& path) {
         throw DumpError(fmt::format("cannot map {}: {}", path, std::strerror(errno)));
     }
     data_ = static_cast<const uint8_t*>(mapping);
+}
+
+void MappedFile::release(uint64_t begin, uint64_t end) const {
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    end = std::min(end, size_);
+    if (data_ == nullptr || begin >= end) return;
+    begin -= begin % page;
+    // Advice only: a failure changes nothing the reader sees.
+    ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

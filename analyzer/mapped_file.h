@@ -23,6 +23,11 @@ public:
         return size_;
     }
 
+    // Gives the pages covering [begin, end) back to the kernel: they stay in the page cache but
+    // stop counting in this process's memory, and are read again from the file if touched
+    // later. Lets a reader stream through a file larger than it should hold in memory.
+    void release(uint64_t begin, uint64_t end) const;
+
 private:
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;

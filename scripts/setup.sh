@@ -8,6 +8,7 @@ required=(
     build-essential g++ pkg-config meson ninja-build
     libunwind-dev      # the nongnu libunwind; apt removes LLVM's libunwind-14-dev, which conflicts
     libspdlog-dev nlohmann-json3-dev libdw-dev libcli11-dev libgtest-dev
+    libzstd-dev        # compacted dumps
     libc6-dev          # static libc, for the test that memtrace refuses static binaries
 )
 optional=(clang)

@@ -11,8 +11,11 @@ namespace memtrace::cli {
 void add_run_command(CLI::App& app, int* exit_code);
 void add_leaks_command(CLI::App& app, int* exit_code);
 void add_report_command(CLI::App& app, int* exit_code);
+void add_compact_command(CLI::App& app, int* exit_code);
 void add_diff_command(CLI::App& app, int* exit_code);
 void add_growth_command(CLI::App& app, int* exit_code);
+void add_histogram_command(CLI::App& app, int* exit_code);
+void add_arenas_command(CLI::App& app, int* exit_code);
 void add_check_command(CLI::App& app, int* exit_code);
 
 } // namespace memtrace::cli

@@ -1,5 +1,6 @@
 // `memtrace leaks DUMP [--json] [--all] [--top N]`
 #include "cli/commands.h"
+#include "progress.h"
 #include "reports/leak_report.h"
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@ namespace memtrace::cli {
 void add_leaks_command(CLI::App& app, int* exit_code) {
     struct Options {
         std::string dump;
+        bool quiet = false;
         reports::LeakReportOptions report;
     };
     auto options = std::make_shared<Options>();
@@ -25,7 +27,9 @@ void add_leaks_command(CLI::App& app, int* exit_code) {
         ->add_option("--top", options->report.top, "Show only the N largest sites (default: all)")
         ->type_name("N")
         ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+    command->add_flag("-q,--quiet", options->quiet, "No progress line while reading the dump");
     command->callback([options, exit_code] {
+        if (options->quiet) Progress::set_quiet(true);
         reports::write_leak_report(options->dump, options->report, std::cout);
         std::cout.flush();
         *exit_code = 0;

@@ -1,5 +1,6 @@
 // `memtrace report DUMP [--json]`
 #include "cli/commands.h"
+#include "progress.h"
 #include "reports/summary_report.h"
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@ namespace memtrace::cli {
 void add_report_command(CLI::App& app, int* exit_code) {
     struct Options {
         std::string dump;
+        bool quiet = false;
         reports::SummaryReportOptions report;
     };
     auto options = std::make_shared<Options>();
@@ -19,7 +21,9 @@ void add_report_command(CLI::App& app, int* exit_code) {
     command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
     command->add_flag("--json", options->report.json,
                       "Write one JSON object (docs/json-schema.md)");
+    command->add_flag("-q,--quiet", options->quiet, "No progress line while reading the dump");
     command->callback([options, exit_code] {
+        if (options->quiet) Progress::set_quiet(true);
         reports::write_summary_report(options->dump, options->report, std::cout);
         std::cout.flush();
         *exit_code = 0;

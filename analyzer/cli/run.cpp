@@ -1,7 +1,8 @@
-// `memtrace run [-o FILE] [--depth N] [-q] -- program args...`: runs the program under
-// libmemtrace.so and tells the user where the dump went and what leaked.
+// `memtrace run [-o FILE] [--depth N] [-q] [--no-compact] -- program args...`: runs the program
+// under libmemtrace.so, compacts the dump, and tells the user where it went and what leaked.
 #include "cli/commands.h"
 #include "cli/gate_options.h"
+#include "compact_writer.h"
 #include "heap_model.h"
 #include "launcher.h"
 #include "memtrace/dump_format.h"
@@ -24,10 +25,14 @@ namespace memtrace::cli {
 namespace {
 
 struct RunOptions {
-    std::string output; // MEMTRACE_OUTPUT template; empty for the preload's default
-    unsigned depth = 0; // MEMTRACE_DEPTH; 0 for the preload's default
-    std::string sample; // MEMTRACE_SAMPLE_BYTES as given (validated); empty: not set
-    bool quiet = false; // only errors that kept the program from running
+    std::string output;      // MEMTRACE_OUTPUT template; empty for the preload's default
+    unsigned depth = 0;      // MEMTRACE_DEPTH; 0 for the preload's default
+    std::string sample;      // MEMTRACE_SAMPLE_BYTES as given (validated); empty: not set
+    bool quiet = false;      // only errors that kept the program from running
+    bool no_compact = false; // keep the raw dumps as the preload wrote them
+
+    // Set PYTHONMALLOC=malloc in the program's environment.
+    bool python_malloc = false;
     bool check = false; // --check: judge the dump with the CI gate (cli/check.cpp)
     GateCliOptions gate;
     std::vector<std::string> command;
@@ -114,6 +119,18 @@ void report_leaks(const std::string& dump) {
     }
 }
 
+// Replaces a raw dump by its compacted form. Never loses it: on any failure (a full disk, a
+// damaged dump) the raw dump stays and the user is told why.
+void compact(const std::string& dump, bool quiet) {
+    try {
+        CompactOptions options;
+        options.progress = !quiet;
+        compact_dump_in_place(dump, options);
+    } catch (const std::exception& e) {
+        print_note("could not compact " + dump + " (" + e.what() + "); the raw dump is kept");
+    }
+}
+
 // The dump of a program that died by a signal has no end unless the preload caught the signal:
 // write it here, where the death is known.
 void record_death(const std::string& dump, int signal) {
@@ -185,6 +202,9 @@ RunOutcome run(const RunOptions& options) {
         overrides.emplace_back("MEMTRACE_SAMPLE_BYTES",
                                std::to_string(parse_sample_bytes(options.sample).value_or(0)));
     }
+    // pymalloc serves objects of up to 512 bytes from its own mmap'ed arenas, out of malloc's
+    // sight; this makes CPython allocate every object with malloc, so each is traced.
+    if (options.python_malloc) overrides.emplace_back("PYTHONMALLOC", "malloc");
     const auto environment = launcher::compose_environment(environ, overrides);
 
     const launcher::ChildExit exit = launcher::run_and_wait(program, options.command, environment);
@@ -194,6 +214,11 @@ RunOutcome run(const RunOptions& options) {
     report_paths.reset();
 
     if (exit.signaled && dumps.main) record_death(dumps.main->path, exit.signal);
+    if (!options.no_compact) {
+        if (dumps.main) compact(dumps.main->path, options.quiet);
+        for (const auto& dump : dumps.others)
+            compact(dump.path, options.quiet);
+    }
 
     if (!options.quiet) {
         if (exit.signaled) {
@@ -263,6 +288,11 @@ void add_run_command(CLI::App& app, int* exit_code) {
         "--check", options->check,
         "Judge the dump with the rules below, as `memtrace check` does (verdict on stderr)");
     add_gate_options(command, options->gate, check);
+    command->add_flag("--no-compact", options->no_compact,
+                      "Keep the raw dump instead of compacting it after the program ends");
+    command->add_flag("--python-malloc", options->python_malloc,
+                      "Set PYTHONMALLOC=malloc, so CPython allocates every object with malloc "
+                      "and each one is traced (pymalloc's arenas hide objects of up to 512 bytes)");
     command->add_option("program", options->command, "The program and its arguments, after --")
         ->required();
     command->positionals_at_end();

@@ -5,6 +5,22 @@
 #include <spdlog/fmt/fmt.h>
 
 namespace memtrace::reports {
+namespace {
+
+void write_frame_line(std::ostream& out, size_t index, const SymbolizedFrame& frame,
+                      const char* indent) {
+    out << indent << '#' << index << ' ' << hex_address(frame.address) << " in "
+        << printable(frame.function);
+    if (!frame.file.empty()) {
+        out << ' ' << printable(frame.file);
+        if (frame.line != 0) out << ':' << frame.line;
+    }
+    if (frame.inlined) out << " [inlined]";
+    if (!frame.module.empty()) out << " (" << printable(frame.module) << ')';
+    out << '\n';
+}
+
+} // namespace
 
 std::vector<SymbolizedFrame> symbolize_stack(Symbolizer& symbolizer, const DumpReader& reader,
                                              uint32_t stack_id) {
@@ -58,21 +74,27 @@ void write_frames_text(std::ostream& out, const DumpReader& reader, uint32_t sta
     }
     if (frames.empty()) out << indent << "(empty stack)\n";
     size_t index = 0;
-    for (const SymbolizedFrame& frame : frames) {
-        out << indent << '#' << index++ << ' ' << hex_address(frame.address) << " in "
-            << printable(frame.function);
-        if (!frame.file.empty()) {
-            out << ' ' << printable(frame.file);
-            if (frame.line != 0) out << ':' << frame.line;
-        }
-        if (frame.inlined) out << " [inlined]";
-        if (!frame.module.empty()) out << " (" << printable(frame.module) << ')';
-        out << '\n';
-    }
+    for (const SymbolizedFrame& frame : frames)
+        write_frame_line(out, index++, frame, indent);
     if (stack->truncated) {
         out << indent << "... (truncated at " << stack->frames.size()
             << " frames; raise MEMTRACE_DEPTH to see more)\n";
     }
+}
+
+void write_brief_frames(std::ostream& out, const DumpReader& reader, Symbolizer& symbolizer,
+                        uint32_t stack_id, size_t max_frames, const char* indent) {
+    std::vector<SymbolizedFrame> frames = symbolize_stack(symbolizer, reader, stack_id);
+    const size_t left_out = frames.size() > max_frames ? frames.size() - max_frames : 0;
+    if (left_out == 0) {
+        write_frames_text(out, reader, stack_id, frames, indent);
+        return;
+    }
+    frames.resize(max_frames);
+    size_t index = 0;
+    for (const SymbolizedFrame& frame : frames)
+        write_frame_line(out, index++, frame, indent);
+    out << indent << "... " << left_out << " more frames (see --json)\n";
 }
 
 } // namespace memtrace::reports

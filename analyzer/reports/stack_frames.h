@@ -25,4 +25,8 @@ nlohmann::json frames_json(const std::vector<SymbolizedFrame>& frames);
 void write_frames_text(std::ostream& out, const DumpReader& reader, uint32_t stack_id,
                        const std::vector<SymbolizedFrame>& frames, const char* indent);
 
+// The same, but at most max_frames frames, then a line saying how many were left out.
+void write_brief_frames(std::ostream& out, const DumpReader& reader, Symbolizer& symbolizer,
+                        uint32_t stack_id, size_t max_frames, const char* indent);
+
 } // namespace memtrace::reports

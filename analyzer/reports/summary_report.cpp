@@ -1,5 +1,7 @@
 #include "reports/summary_report.h"
 
+#include "memory/checkpoint_replay.h"
+#include "reports/doctor_section.h"
 #include "reports/dump_facts.h"
 #include "reports/stack_frames.h"
 #include "symbolizer.h"
@@ -39,6 +41,7 @@ struct Summary {
     const HeapModel& model;
     std::vector<AllocationSite> by_bytes;
     std::vector<AllocationSite> by_count;
+    const memory::Diagnosis& doctor;
 };
 
 double duration_s(const DumpReader& reader) {
@@ -105,6 +108,7 @@ void write_text(std::ostream& out, const Summary& summary, Symbolizer& symbolize
     write_sites_text(out, summary, summary.by_bytes, symbolizer);
     out << "\nTop " << kTopSites << " allocation sites by number of allocations:\n";
     write_sites_text(out, summary, summary.by_count, symbolizer);
+    write_doctor_text(out, summary.doctor, reader, symbolizer);
 }
 
 nlohmann::json sites_json(const Summary& summary, const std::vector<AllocationSite>& sites,
@@ -159,6 +163,7 @@ nlohmann::json to_json(const Summary& summary, Symbolizer& symbolizer) {
         {"leaked", {{"bytes", model.live_bytes()}, {"blocks", model.live_block_count()}}},
         {"top_by_bytes", sites_json(summary, summary.by_bytes, symbolizer)},
         {"top_by_count", sites_json(summary, summary.by_count, symbolizer)},
+        {"doctor", doctor_json(summary.doctor, reader, symbolizer)},
     };
 }
 
@@ -191,9 +196,19 @@ std::vector<AllocationSite> top_sites_by_count(const HeapModel& model, size_t li
 void write_summary_report(const std::string& dump_path, const SummaryReportOptions& options,
                           std::ostream& out) {
     const DumpReader reader(dump_path);
-    const HeapModel model = replay(reader);
+    // One pass over the events gives both the final heap and the heap at the doctor's sample.
+    const auto samples = memory::pair_samples(reader.memory_samples(), reader.malloc_info_samples(),
+                                              reader.size_class_samples());
+    const memory::MemorySample* doctor_at = doctor_sample(samples);
+    std::vector<uint64_t> checkpoints;
+    if (doctor_at != nullptr) checkpoints.push_back(doctor_at->time_ns);
+    HeapAtSample heap_at_sample;
+    const HeapModel model = memory::replay_with_checkpoints(
+        reader, checkpoints,
+        [&heap_at_sample](size_t, const HeapModel& at) { heap_at_sample = capture_heap(at); });
+    const memory::Diagnosis doctor = diagnose_dump(reader, samples, heap_at_sample);
     const Summary summary{reader, model, top_sites_by_bytes(model, kTopSites),
-                          top_sites_by_count(model, kTopSites)};
+                          top_sites_by_count(model, kTopSites), doctor};
     Symbolizer symbolizer(reader.modules());
     if (options.json) {
         out << dump_json(to_json(summary, symbolizer)) << '\n';

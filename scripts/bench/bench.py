@@ -53,6 +53,7 @@ class Sample:
     dump_apparent_bytes: int = 0
     output_bytes: int = 0  # analyzers: size of what they printed
     voluntary_switches: int = 0  # times a thread blocked (waits for a lock or for I/O)
+    compacted_bytes: int = 0  # memtrace: the dumps after `memtrace compact` (last repetition)
 
     @property
     def ok(self):
@@ -191,6 +192,23 @@ class Bench:
         if files:
             self.preload_recorded = True
 
+    def compacted_size(self):
+        """Bytes of this run's dumps once compacted, as `memtrace run` leaves them."""
+        if not self.analyzer or not self.analyzer.exists():
+            return 0
+        total = 0
+        out = self.tmp / "compacted.mtd"
+        for f in sorted(self.mtdir.iterdir()):
+            if not f.is_file():
+                continue
+            done = subprocess.run([str(self.analyzer), "compact", "-q", str(f), "-o", str(out)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            if done.returncode == 0:
+                total += out.stat().st_size
+            out.unlink(missing_ok=True)
+        return total
+
     def clear_outputs(self, keep_as=None):
         """Delete this run's dumps and heaptrack trace, or move them aside for the analyzers."""
         if keep_as is not None:
@@ -310,6 +328,8 @@ class Bench:
                     s = self.run_mode(mode, w.argv, w.env, w.name, w.prepare)
                     samples[w.name][mode].append(s)
                     line.append(f"{mode} {s.wall_s:7.3f}s" + ("" if s.ok else " FAILED"))
+                    if mode == "memtrace" and rep == reps:
+                        s.compacted_bytes = self.compacted_size()
                 # The analyzers are timed on the largest dump among the workloads that both
                 # tracers see whole.
                 size = samples[w.name]["memtrace"][-1].dump_bytes or \
@@ -363,6 +383,17 @@ class Bench:
             result["dump_bytes"] = dump_used_bytes(dump, dump.stat().st_size)
             commands["memtrace leaks"] = [str(self.analyzer), "leaks", str(dump)]
             commands["memtrace report"] = [str(self.analyzer), "report", str(dump)]
+            # The form `memtrace run` leaves by default.
+            compacted = self.keepdir / "compacted.mtd"
+            s = self.run([str(self.analyzer), "compact", "-q", str(dump), "-o", str(compacted)],
+                         dict(self.base_env), "analyzer.memtrace_compact")
+            if s.ok:
+                result["compacted_bytes"] = compacted.stat().st_size
+                result["runs"]["memtrace compact"] = [s]
+                commands["memtrace leaks (compacted)"] = [str(self.analyzer), "leaks",
+                                                          str(compacted)]
+                commands["memtrace report (compacted)"] = [str(self.analyzer), "report",
+                                                           str(compacted)]
         elif not dumps:
             result["memtrace_missing"] = "no memtrace dump (the preload wrote none)"
         else:
@@ -446,6 +477,8 @@ def summarise_workloads(workloads, samples, events):
         ev = (events.get(w.name) or {}).get("events")
         rss_n, rss_m, rss_h = (med(s[mode], "maxrss_kib") for mode in MODES)
         dump = med(s["memtrace"], "dump_bytes")
+        compacted = s["memtrace"][-1].compacted_bytes if s["memtrace"] else 0
+        trace = med(s["heaptrack"], "dump_bytes")
         extra_rss_mib = (rss_m - rss_n) / 1024 if rss_m is not None and rss_n is not None else None
         rss_limit_mib = (EXTRA_RSS_ALLOWANCE_MIB + EXTRA_RSS_ALLOWANCE_FRACTION * rss_n / 1024
                          if rss_n is not None else None)
@@ -468,7 +501,11 @@ def summarise_workloads(workloads, samples, events):
             "heaptrack_ns_per_event": (h - n) * 1e9 / ev if ev and h is not None else None,
             "dump_bytes": dump, "dump_files": med(s["memtrace"], "dump_files"),
             "dump_bytes_per_event": dump / ev if dump and ev else None,
-            "heaptrack_trace_bytes": med(s["heaptrack"], "dump_bytes"),
+            "compacted_bytes": compacted,
+            "compacted_bytes_per_event": compacted / ev if compacted and ev else None,
+            "heaptrack_trace_bytes": trace,
+            "heaptrack_trace_bytes_per_event": trace / ev if trace and ev else None,
+            "compacted_over_heaptrack": compacted / trace if compacted and trace else None,
             "native_rss_mib": rss_n / 1024 if rss_n is not None else None,
             "memtrace_rss_mib": rss_m / 1024 if rss_m is not None else None,
             "heaptrack_rss_mib": rss_h / 1024 if rss_h is not None else None,
@@ -658,6 +695,17 @@ def render(results, markdown):
         parts.append("")
     parts.extend(notes)
 
+    d_headers = ["workload", "events", "raw dump B/event", "compacted B/event",
+                 "heaptrack trace B/event", "compacted / heaptrack"]
+    d_rows = [[r["title"], fmt(r["events"], ",d", "?"), fmt(r["dump_bytes_per_event"], ".2f"),
+               fmt(r["compacted_bytes_per_event"], ".3f"),
+               fmt(r["heaptrack_trace_bytes_per_event"], ".3f"),
+               fmt(r["compacted_over_heaptrack"], ".2f")]
+              for r in results["workloads"] if r["heaptrack_comparable"]]
+    heading("Dump size: raw as written, compacted as `memtrace run` leaves it (last "
+            "repetition), heaptrack's zstd trace")
+    parts.append(render_table(d_headers, d_rows))
+
     c_headers = ["workload", "native cpu s", "memtrace cpu s", "heaptrack cpu s",
                  "m/n cpu", "h/n cpu", "(m-1)/(h-1) cpu"]
     c_rows = [[r["title"], fmt(r["native_cpu_s"], ".3f"), fmt(r["memtrace_cpu_s"], ".3f"),
@@ -710,6 +758,8 @@ def render(results, markdown):
         size = []
         if a.get("dump_bytes"):
             size.append(f"memtrace dump {a['dump']} {human_bytes(a['dump_bytes'])}")
+        if a.get("compacted_bytes"):
+            size.append(f"compacted {human_bytes(a['compacted_bytes'])}")
         if a.get("heaptrack_trace_bytes"):
             size.append(f"heaptrack trace {human_bytes(a['heaptrack_trace_bytes'])}")
         heading(f"Analyzers on the {a['workload']} workload ({', '.join(size)})"

@@ -3,10 +3,13 @@
 // inside the data, the byte offset), never a crash or a hang. The dumps are generated here, at
 // test time, into a temporary directory. A second part feeds many damaged variants of a valid
 // dump to the reader in-process, where the sanitizer builds watch every access.
+#include "compact_format.h"
+#include "compact_writer.h"
 #include "dump_builder.h"
 #include "log_capture.h"
 #include "reports/leak_report.h"
 #include "reports/summary_report.h"
+#include "zstd_frame.h"
 
 #include <cerrno>
 #include <chrono>
@@ -151,7 +154,11 @@ protected:
             {"leaks", dump.string()},
             {"leaks", "--json", dump.string()},
             {"report", dump.string()},
-            {"report", "--json", dump.string()}};
+            {"report", "--json", dump.string()},
+            {"histogram", dump.string()},
+            {"histogram", "--json", dump.string()},
+            {"arenas", dump.string()},
+            {"arenas", "--json", dump.string()}};
         for (const std::vector<std::string>& command : commands) {
             SCOPED_TRACE("memtrace " + command[0] + (command.size() == 3 ? " --json" : ""));
             const RunResult result = run(command);
@@ -205,7 +212,7 @@ DumpBuilder dump_with_raw_record(const std::vector<uint8_t>& record) {
 
 TEST_F(BadDumps, ValidDumpIsAccepted) {
     const fs::path dump = file("valid.mtd", valid_dump());
-    for (const char* command : {"leaks", "report"}) {
+    for (const char* command : {"leaks", "report", "histogram", "arenas"}) {
         const RunResult text = run({command, dump.string()});
         EXPECT_EQ(text.exit_code, 0) << text.describe();
         EXPECT_EQ(text.err, "") << text.describe();
@@ -499,6 +506,151 @@ TEST_F(BadDumps, CommandLineMistakesExitWithTwo) {
     EXPECT_EQ(version.out.rfind("memtrace ", 0), 0u) << version.describe();
 }
 
+// ---- Compacted dumps (compact_format.h): damage must be refused just as clearly.
+
+// The compacted form of `dump`, with exact event times.
+std::vector<uint8_t> compacted_bytes(const DumpBuilder& dump) {
+    TempDir dir;
+    dump.write(dir / "raw.mtd");
+    CompactOptions options;
+    options.time_quantum_ns = 1;
+    options.progress = false;
+    write_compacted_dump((dir / "raw.mtd").string(), (dir / "c.mtd").string(), options);
+    const std::string text = read_all(dir / "c.mtd");
+    return {text.begin(), text.end()};
+}
+
+compact::Header header_of(const std::vector<uint8_t>& bytes) {
+    compact::Header header{};
+    std::memcpy(&header, bytes.data(), sizeof(header));
+    return header;
+}
+
+// `compacted` with its events section replaced by one frame holding `content`.
+std::vector<uint8_t> with_event_content(const std::vector<uint8_t>& compacted,
+                                        const std::vector<uint8_t>& content) {
+    compact::Header header = header_of(compacted);
+    std::vector<uint8_t> frame;
+    ZstdCompressor(3).compress(content, frame);
+    const compact::FrameHeader frame_header{static_cast<uint32_t>(frame.size()),
+                                            static_cast<uint32_t>(content.size())};
+    std::vector<uint8_t> events(sizeof(frame_header));
+    std::memcpy(events.data(), &frame_header, sizeof(frame_header));
+    events.insert(events.end(), frame.begin(), frame.end());
+    const auto metadata_begin = compacted.begin() + static_cast<long>(header.metadata.offset);
+    const std::vector<uint8_t> metadata(metadata_begin,
+                                        metadata_begin + static_cast<long>(header.metadata.bytes));
+    header.events = {header.events.offset, events.size(), content.size(), 1};
+    header.metadata.offset = header.events.offset + events.size();
+    std::vector<uint8_t> bytes(compacted.begin(),
+                               compacted.begin() + static_cast<long>(header.events.offset));
+    std::memcpy(bytes.data(), &header, sizeof(header));
+    bytes.insert(bytes.end(), events.begin(), events.end());
+    bytes.insert(bytes.end(), metadata.begin(), metadata.end());
+    return bytes;
+}
+
+// Frame content of one event (compact_events.h): tag, then the six columns.
+std::vector<uint8_t> one_event(uint8_t tag, const std::vector<std::vector<uint64_t>>& columns) {
+    std::vector<std::vector<uint8_t>> encoded(columns.size());
+    for (size_t i = 0; i < columns.size(); ++i) {
+        for (const uint64_t value : columns[i]) {
+            uint8_t buffer[f::kMaxVarintBytes];
+            encoded[i].insert(encoded[i].end(), buffer, f::write_varint(buffer, value));
+        }
+    }
+    std::vector<uint8_t> content{1}; // one event
+    for (const auto& column : encoded)
+        content.push_back(static_cast<uint8_t>(column.size()));
+    content.push_back(tag);
+    for (const auto& column : encoded)
+        content.insert(content.end(), column.begin(), column.end());
+    return content;
+}
+
+TEST_F(BadDumps, CompactedDumpReadsLikeTheRawOne) {
+    const fs::path raw = file("raw.mtd", valid_dump());
+    const fs::path compacted = file("compacted.mtd", compacted_bytes(valid_dump()));
+    for (const char* command : {"leaks", "report"}) {
+        const RunResult a = run({command, "--json", raw.string()});
+        const RunResult b = run({command, "--json", compacted.string()});
+        ASSERT_EQ(b.exit_code, 0) << b.describe();
+        EXPECT_EQ(b.err, "") << b.describe();
+        nlohmann::json from_raw = nlohmann::json::parse(a.out);
+        nlohmann::json from_compacted = nlohmann::json::parse(b.out);
+        from_raw.erase("dump");
+        from_compacted.erase("dump");
+        EXPECT_EQ(from_compacted, from_raw);
+    }
+}
+
+TEST_F(BadDumps, CompactedCutShort) {
+    const std::vector<uint8_t> bytes = compacted_bytes(valid_dump());
+    const compact::Header header = header_of(bytes);
+    expect_refused(file("c1.mtd", std::vector<uint8_t>(bytes.begin(), bytes.begin() + 100)),
+                   {"inside its 256-byte header"});
+    for (const uint64_t length :
+         {header.events.offset + 3, header.metadata.offset + 20, uint64_t{bytes.size() - 1}}) {
+        SCOPED_TRACE("cut at " + std::to_string(length));
+        expect_refused(
+            file("c2.mtd",
+                 std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(length))),
+            {"cut short"});
+    }
+}
+
+TEST_F(BadDumps, CompactedNewerVersion) {
+    std::vector<uint8_t> bytes = compacted_bytes(valid_dump());
+    compact::Header header = header_of(bytes);
+    header.version = 9;
+    std::memcpy(bytes.data(), &header, sizeof(header));
+    expect_refused(file("c.mtd", bytes), {"compacted dump version 9"});
+}
+
+TEST_F(BadDumps, CompactedChecksumMismatch) {
+    std::vector<uint8_t> bytes = compacted_bytes(valid_dump());
+    const compact::Header header = header_of(bytes);
+    // The last byte of the events frame's data, just before its checksum.
+    bytes[header.events.offset + header.events.bytes - 5] ^= 0x40;
+    expect_refused(file("c.mtd", bytes), {at_byte(header.events.offset), "damaged compacted dump"});
+}
+
+TEST_F(BadDumps, CompactedFrameTooLarge) {
+    std::vector<uint8_t> bytes = compacted_bytes(valid_dump());
+    const compact::Header header = header_of(bytes);
+    compact::FrameHeader frame{};
+    std::memcpy(&frame, bytes.data() + header.metadata.offset, sizeof(frame));
+    frame.content_size = 0xffffffffu;
+    std::memcpy(bytes.data() + header.metadata.offset, &frame, sizeof(frame));
+    expect_refused(file("c.mtd", bytes), {at_byte(header.metadata.offset), "frame content size"});
+}
+
+TEST_F(BadDumps, CompactedUnknownEventTag) {
+    const std::vector<uint8_t> bytes = with_event_content(
+        compacted_bytes(valid_dump()), one_event(0x80, {{1}, {T0 + 4}, {64}, {1}, {0x20000}, {}}));
+    expect_refused(file("c.mtd", bytes), {"unknown event tag 0x80 of event 0"});
+}
+
+TEST_F(BadDumps, CompactedFreeOfABlockNeverAllocated) {
+    // A free naming the block allocated 5 allocations ago, before any allocation.
+    const std::vector<uint8_t> bytes = with_event_content(
+        compacted_bytes(valid_dump()), one_event(0x09, {{1}, {T0 + 4}, {}, {}, {}, {5}}));
+    expect_refused(file("c.mtd", bytes), {"bad block number of event 0"});
+}
+
+TEST_F(BadDumps, CompactedUndefinedStackId) {
+    const std::vector<uint8_t> bytes = with_event_content(
+        compacted_bytes(valid_dump()), one_event(0x08, {{1}, {T0 + 4}, {64}, {9}, {0x20000}, {}}));
+    expect_refused(file("c.mtd", bytes), {"event 0 uses stack id 9"});
+}
+
+TEST_F(BadDumps, CompactedEventCountDiffers) {
+    // A valid event, but the header says the dump has 5.
+    const std::vector<uint8_t> bytes = with_event_content(
+        compacted_bytes(valid_dump()), one_event(0x08, {{1}, {T0 + 4}, {64}, {1}, {0x20000}, {}}));
+    expect_refused(file("c.mtd", bytes), {"1 events, its header says 5"});
+}
+
 // In-process: reads the dump with both passes and renders both reports. Returns true when it
 // was read, false when refused with DumpError; anything else escapes and fails the test.
 bool analyze(const fs::path& path) {
@@ -571,6 +723,42 @@ TEST(DamagedDumps, RandomByteDamage) {
     // Both outcomes occur; neither crashed nor threw anything but DumpError.
     EXPECT_GT(read, 0);
     EXPECT_GT(refused, 0);
+}
+
+TEST(DamagedDumps, EveryPrefixOfACompactedDump) {
+    TempDir dir;
+    LogCapture quiet;
+    const std::vector<uint8_t> bytes = compacted_bytes(valid_dump());
+    for (size_t length = 0; length < bytes.size(); ++length) {
+        SCOPED_TRACE("prefix of " + std::to_string(length) + " bytes");
+        write_file(dir / "prefix.mtd", std::vector<uint8_t>(bytes.begin(), bytes.begin() + length));
+        EXPECT_FALSE(analyze(dir / "prefix.mtd"));
+    }
+    write_file(dir / "whole.mtd", bytes);
+    EXPECT_TRUE(analyze(dir / "whole.mtd"));
+}
+
+TEST(DamagedDumps, RandomByteDamageOfACompactedDump) {
+    TempDir dir;
+    LogCapture quiet;
+    const std::vector<uint8_t> original = compacted_bytes(valid_dump());
+    std::mt19937_64 random(17);
+    int refused = 0;
+    for (int round = 0; round < 1500; ++round) {
+        std::vector<uint8_t> bytes = original;
+        const int damages = 1 + static_cast<int>(random() % 4);
+        for (int d = 0; d < damages; ++d) {
+            const size_t at = random() % bytes.size();
+            bytes[at] = random() % 2 == 0
+                            ? static_cast<uint8_t>(random())
+                            : static_cast<uint8_t>(bytes[at] ^ (1u << (random() % 8)));
+        }
+        const fs::path path = dir / "damaged.mtd";
+        write_file(path, bytes);
+        refused += analyze(path) ? 0 : 1;
+    }
+    // Checksums catch damage to the frames; only unused header bytes can change unnoticed.
+    EXPECT_GT(refused, 1000);
 }
 
 } // namespace

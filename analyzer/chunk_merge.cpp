@@ -1,0 +1,125 @@
+#include "chunk_merge.h"
+
+#include "dump_error.h"
+
+#include <algorithm>
+#include <cstring>
+#include <spdlog/fmt/fmt.h>
+
+namespace memtrace {
+namespace {
+
+namespace f = memtrace::format;
+constexpr uint64_t kChunkHeaderSize = sizeof(f::ChunkHeader);
+
+bool is_event(f::RecordKind kind) {
+    return kind == f::RecordKind::Alloc || kind == f::RecordKind::Free;
+}
+
+} // namespace
+
+std::vector<ChunkSpan> list_chunks(const MappedFile& file, const format::FileHeader& header,
+                                   const std::string& path) {
+    const uint8_t* bytes = file.bytes().data();
+    const uint64_t file_size = file.size();
+    const uint64_t limit = std::min<uint64_t>(header.data_end, file_size);
+    std::vector<ChunkSpan> spans;
+    uint64_t offset = header.header_size;
+    while (offset < limit && limit - offset >= kChunkHeaderSize) {
+        f::ChunkHeader chunk;
+        std::memcpy(&chunk, bytes + offset, sizeof(chunk));
+        if (chunk.magic != f::kChunkMagic || chunk.capacity < kChunkHeaderSize ||
+            chunk.capacity > f::kMaxChunkSize ||
+            chunk.committed > chunk.capacity - kChunkHeaderSize) {
+            throw DumpError(fmt::format("{}: at byte {}: bad chunk header", path, offset));
+        }
+        if (chunk.committed != 0) {
+            ChunkSpan span;
+            span.header_offset = offset;
+            span.begin = offset + kChunkHeaderSize;
+            span.end = span.begin + chunk.committed;
+            if (span.end > file_size) {
+                span.end = file_size;
+                span.cut_short = true;
+            }
+            span.base_time_ns = chunk.base_time_ns;
+            span.thread_index = chunk.thread_index;
+            spans.push_back(span);
+        }
+        // Touching the header mapped the pages around it (the kernel maps ahead on a fault);
+        // none is needed until the merge reaches this chunk.
+        file.release(offset, offset + chunk.capacity);
+        offset += chunk.capacity;
+    }
+    return spans;
+}
+
+ChunkMerge::ChunkMerge(const MappedFile& file, std::vector<ChunkSpan> spans,
+                       const std::string* path, Filter filter)
+    : file_(file), spans_(std::move(spans)), path_(path), filter_(filter),
+      slot_of_(spans_.size(), 0), started_(spans_.size(), false) {
+    std::vector<Entry> entries;
+    entries.reserve(spans_.size());
+    for (size_t i = 0; i < spans_.size(); ++i)
+        entries.push_back({spans_[i].base_time_ns, i});
+    queue_ = decltype(queue_)(std::greater<>(), std::move(entries));
+}
+
+bool ChunkMerge::advance(size_t slot) {
+    Active& active = active_[slot];
+    while (active.decoder.next(active.pending)) {
+        if (filter_ == Filter::EventsOnly && !is_event(active.pending.kind)) continue;
+        active.pending_end = active.decoder.position();
+        return true;
+    }
+    return false;
+}
+
+void ChunkMerge::finish(size_t chunk, size_t slot) {
+    const ChunkSpan& span = spans_[chunk];
+    bytes_done_ += span.end - span.begin;
+    file_.release(span.header_offset, span.end);
+    free_slots_.push_back(slot);
+}
+
+bool ChunkMerge::next(Record& record, size_t& chunk, uint64_t& end) {
+    while (!queue_.empty()) {
+        const Entry top = queue_.top();
+        queue_.pop();
+        const size_t i = top.chunk;
+        if (!started_[i]) {
+            started_[i] = true;
+            size_t slot;
+            if (!free_slots_.empty()) {
+                slot = free_slots_.back();
+                free_slots_.pop_back();
+                active_[slot].decoder = RecordDecoder(file_.bytes().data(), spans_[i], path_);
+            } else {
+                slot = active_.size();
+                active_.push_back({RecordDecoder(file_.bytes().data(), spans_[i], path_), {}, 0});
+            }
+            slot_of_[i] = slot;
+            if (advance(slot)) {
+                queue_.push({active_[slot].pending.time_ns, i});
+            } else {
+                finish(i, slot);
+            }
+            continue;
+        }
+        const size_t slot = slot_of_[i];
+        Active& active = active_[slot];
+        // Hand the record over by swapping, so that a stack's frame vector is not copied.
+        std::swap(record, active.pending);
+        end = active.pending_end;
+        chunk = i;
+        if (advance(slot)) {
+            queue_.push({active.pending.time_ns, i});
+        } else {
+            finish(i, slot);
+        }
+        return true;
+    }
+    return false;
+}
+
+} // namespace memtrace

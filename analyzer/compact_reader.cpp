@@ -1,0 +1,367 @@
+#include "compact_reader.h"
+
+#include "compact_events.h"
+#include "dump_error.h"
+#include "dump_reader.h"
+#include "memtrace/varint.h"
+#include "zstd_frame.h"
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <fcntl.h>
+#include <memory>
+#include <mutex>
+#include <spdlog/fmt/fmt.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
+
+namespace memtrace {
+namespace {
+
+namespace f = memtrace::format;
+namespace c = memtrace::compact;
+
+void read_exactly(int fd, void* data, size_t size, uint64_t offset, const std::string& path) {
+    auto* p = static_cast<uint8_t*>(data);
+    while (size > 0) {
+        const ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw DumpError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+        if (n == 0) {
+            throw DumpError(
+                fmt::format("{}: at byte {}: the compacted dump ends too early", path, offset));
+        }
+        p += n;
+        size -= static_cast<size_t>(n);
+        offset += static_cast<uint64_t>(n);
+    }
+}
+
+} // namespace
+
+// Reads the frames of one section in order, each decompressed into content().
+class CompactedDump::SectionReader {
+public:
+    SectionReader(const CompactedDump& dump, const c::Section& section)
+        : dump_(dump), offset_(section.offset), end_(section.offset + section.bytes),
+          frames_left_(section.frames) {
+    }
+
+    // Decompresses the next frame; false after the last one.
+    bool next() {
+        if (offset_ == end_) {
+            if (frames_left_ != 0)
+                throw damaged(offset_, "the section has fewer frames than the "
+                                       "header says");
+            return false;
+        }
+        if (frames_left_ == 0)
+            throw damaged(offset_, "the section has more frames than the "
+                                   "header says");
+        frame_offset_ = offset_;
+        if (end_ - offset_ < sizeof(c::FrameHeader)) {
+            throw damaged(offset_, "a frame header runs past the end of its section");
+        }
+        c::FrameHeader frame{};
+        read_exactly(dump_.fd_, &frame, sizeof(frame), offset_, dump_.path_);
+        if (frame.content_size == 0 || frame.content_size > c::kMaxFrameContent) {
+            throw damaged(offset_, fmt::format("frame content size {} is outside [1, {}]",
+                                               frame.content_size, c::kMaxFrameContent));
+        }
+        if (frame.compressed_size > end_ - offset_ - sizeof(frame)) {
+            throw damaged(offset_, fmt::format("the frame's {} compressed bytes run past the end "
+                                               "of its section (byte {})",
+                                               frame.compressed_size, end_));
+        }
+        compressed_.resize(frame.compressed_size);
+        read_exactly(dump_.fd_, compressed_.data(), compressed_.size(), offset_ + sizeof(frame),
+                     dump_.path_);
+        const std::string problem =
+            decompressor_.decompress(compressed_, frame.content_size, content_);
+        if (!problem.empty()) throw damaged(offset_, problem);
+        offset_ += sizeof(frame) + frame.compressed_size;
+        --frames_left_;
+        return true;
+    }
+
+    const std::vector<uint8_t>& content() const {
+        return content_;
+    }
+    uint64_t frame_offset() const {
+        return frame_offset_;
+    }
+    uint64_t offset() const {
+        return offset_;
+    }
+    DumpError damaged(uint64_t at, const std::string& what) const {
+        return DumpError(
+            fmt::format("{}: at byte {}: damaged compacted dump: {}", dump_.path_, at, what));
+    }
+
+private:
+    const CompactedDump& dump_;
+    uint64_t offset_;
+    uint64_t end_;
+    uint64_t frames_left_;
+    uint64_t frame_offset_ = 0;
+    ZstdDecompressor decompressor_;
+    std::vector<uint8_t> compressed_;
+    std::vector<uint8_t> content_;
+};
+
+CompactedDump::CompactedDump(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd_ < 0) throw DumpError(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        throw DumpError(fmt::format("{} is not a regular file, so not a dump", path_));
+    }
+    file_size_ = static_cast<uint64_t>(st.st_size);
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+    try {
+        const auto damaged = [&](const std::string& what) {
+            return DumpError(fmt::format("{}: damaged compacted dump header: {}", path_, what));
+        };
+        if (file_size_ < c::kHeaderSize) {
+            throw DumpError(fmt::format("{}: the compacted dump ends at byte {}, inside its "
+                                        "{}-byte header",
+                                        path_, file_size_, c::kHeaderSize));
+        }
+        read_exactly(fd_, &header_, sizeof(header_), 0, path_);
+        if (std::memcmp(header_.magic, c::kMagic, sizeof(c::kMagic)) != 0) {
+            throw DumpError(fmt::format("{}: not a compacted memtrace dump", path_));
+        }
+        if (header_.version == 0 || header_.version > c::kVersion) {
+            throw DumpError(fmt::format("{}: compacted dump version {} is not one this memtrace "
+                                        "reads ({})",
+                                        path_, header_.version, c::kVersion));
+        }
+        if (header_.header_size < c::kHeaderSize) {
+            throw damaged(fmt::format("header size {}", header_.header_size));
+        }
+        const f::FileHeader& raw = header_.raw;
+        if (std::memcmp(raw.magic, f::kDumpMagic, sizeof(f::kDumpMagic)) != 0 ||
+            raw.format_version == 0 || raw.format_version > f::kFormatVersion ||
+            raw.endian_tag != f::kEndianTag ||
+            raw.end_reason > static_cast<uint32_t>(f::EndReason::Exec)) {
+            throw damaged("the copy of the raw dump's header is not valid");
+        }
+        for (const auto* section : {&header_.events, &header_.metadata}) {
+            const char* name = section == &header_.events ? "events" : "metadata";
+            if (section->offset < header_.header_size || section->offset > file_size_ ||
+                section->bytes > file_size_ - section->offset) {
+                throw DumpError(fmt::format("{}: the compacted dump is cut short or damaged: its "
+                                            "{} section ({} bytes at byte {}) runs past the end "
+                                            "of the file ({} bytes)",
+                                            path_, name, section->bytes, section->offset,
+                                            file_size_));
+            }
+            if (section->frames > section->bytes / sizeof(c::FrameHeader)) {
+                throw damaged(fmt::format("{} frames cannot fit in the {} section's {} bytes",
+                                          section->frames, name, section->bytes));
+            }
+        }
+    } catch (...) {
+        ::close(fd_);
+        throw;
+    }
+}
+
+CompactedDump::~CompactedDump() {
+    ::close(fd_);
+}
+
+void CompactedDump::for_each_metadata_record(
+    const std::function<void(const Record&, uint32_t)>& visit) const {
+    SectionReader frames(*this, header_.metadata);
+    Record record;
+    uint64_t time_ns = 0;
+    while (frames.next()) {
+        const std::vector<uint8_t>& content = frames.content();
+        const uint8_t* begin = content.data();
+        const uint8_t* const end = begin + content.size();
+        // Offsets in errors are those of the decompressed frame, which the name says.
+        const std::string name = fmt::format("{} (compacted; frame at byte {}, decompressed)",
+                                             path_, frames.frame_offset());
+        const uint8_t* cursor = begin;
+        while (cursor < end) {
+            uint64_t thread = 0;
+            uint64_t length = 0;
+            if (!f::read_varint(&cursor, end, &thread) || !f::read_varint(&cursor, end, &length) ||
+                thread > UINT32_MAX || length == 0 ||
+                length > static_cast<uint64_t>(end - cursor)) {
+                throw frames.damaged(
+                    frames.frame_offset(),
+                    fmt::format("bad metadata run at byte {} of the frame", cursor - begin));
+            }
+            ChunkSpan span;
+            span.begin = static_cast<uint64_t>(cursor - begin);
+            span.end = span.begin + length;
+            span.base_time_ns = time_ns;
+            span.thread_index = static_cast<uint32_t>(thread);
+            RecordDecoder decoder(begin, span, &name);
+            while (decoder.next(record)) {
+                if (record.kind == f::RecordKind::Alloc || record.kind == f::RecordKind::Free) {
+                    throw DumpError(fmt::format("{}: at byte {}: an alloc or free record in the "
+                                                "metadata section",
+                                                name, record.offset));
+                }
+                time_ns = record.time_ns;
+                visit(record, span.thread_index);
+            }
+            cursor += length;
+        }
+    }
+}
+
+namespace {
+
+// Hands batches of decoded events from the decoding thread to the caller's thread, at most
+// kBatchesInFlight at a time, so that decompressing and decoding (one core) overlap with what
+// the caller does with the events (the other), with bounded memory.
+class EventBatches {
+public:
+    static constexpr size_t kBatchEvents = 8192;
+    static constexpr size_t kBatchesInFlight = 4;
+
+    struct Batch {
+        std::vector<HeapEvent> events;
+        uint64_t bytes_read = 0; // of the file, after the frame these events end
+    };
+
+    // Producer: an empty batch to fill (recycled), or nullptr once the consumer has stopped.
+    std::unique_ptr<Batch> take_empty() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stopped_ || full_.size() < kBatchesInFlight; });
+        if (stopped_) return nullptr;
+        if (empty_.empty()) {
+            auto batch = std::make_unique<Batch>();
+            batch->events.reserve(kBatchEvents);
+            return batch;
+        }
+        auto batch = std::move(empty_.back());
+        empty_.pop_back();
+        return batch;
+    }
+    void put_full(std::unique_ptr<Batch> batch) {
+        std::lock_guard lock(mutex_);
+        full_.push_back(std::move(batch));
+        changed_.notify_all();
+    }
+    // Producer: no more batches; `error` set if decoding failed.
+    void finish(std::exception_ptr error) {
+        std::lock_guard lock(mutex_);
+        finished_ = true;
+        error_ = std::move(error);
+        changed_.notify_all();
+    }
+
+    // Consumer: the next full batch, or nullptr at the end (then error() says whether it
+    // ended on an error).
+    std::unique_ptr<Batch> take_full() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return finished_ || !full_.empty(); });
+        if (full_.empty()) return nullptr;
+        auto batch = std::move(full_.front());
+        full_.pop_front();
+        changed_.notify_all();
+        return batch;
+    }
+    void give_back(std::unique_ptr<Batch> batch) {
+        batch->events.clear();
+        std::lock_guard lock(mutex_);
+        empty_.push_back(std::move(batch));
+    }
+    // Consumer: stop the producer (the caller's visit threw).
+    void stop() {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        changed_.notify_all();
+    }
+    std::exception_ptr error() {
+        std::lock_guard lock(mutex_);
+        return error_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::unique_ptr<Batch>> full_;
+    std::vector<std::unique_ptr<Batch>> empty_;
+    bool finished_ = false;
+    bool stopped_ = false;
+    std::exception_ptr error_;
+};
+
+} // namespace
+
+void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& visit,
+                                   const std::function<void(uint64_t)>& progress) const {
+    EventBatches batches;
+    std::thread decoding([this, &batches] {
+        try {
+            SectionReader frames(*this, header_.events);
+            compact::EventDecoder decoder;
+            uint64_t index = 0;
+            std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
+            const auto pass_on = [&] {
+                batches.put_full(std::move(batch));
+                batch = batches.take_empty();
+                return batch != nullptr;
+            };
+            bool stopped = batch == nullptr;
+            while (!stopped && frames.next()) {
+                const std::string problem =
+                    decoder.decode(frames.content(), index, [&](const HeapEvent& event) {
+                        if (stopped) return;
+                        batch->events.push_back(event);
+                        if (batch->events.size() == EventBatches::kBatchEvents) {
+                            batch->bytes_read = frames.frame_offset();
+                            stopped = !pass_on();
+                        }
+                    });
+                if (stopped) break;
+                if (!problem.empty()) {
+                    // The events before the damage go first, as a sequential read gives them.
+                    batches.put_full(std::move(batch));
+                    throw frames.damaged(frames.frame_offset(), problem);
+                }
+                batch->bytes_read = frames.offset();
+            }
+            if (!stopped) {
+                if (!batch->events.empty()) batches.put_full(std::move(batch));
+                if (index != header_.event_count) {
+                    throw DumpError(fmt::format("{}: damaged compacted dump: {} events, its "
+                                                "header says {}",
+                                                path_, index, header_.event_count));
+                }
+            }
+            batches.finish(nullptr);
+        } catch (...) {
+            batches.finish(std::current_exception());
+        }
+    });
+    try {
+        while (auto batch = batches.take_full()) {
+            for (const HeapEvent& event : batch->events)
+                visit(event);
+            if (progress) progress(batch->bytes_read);
+            batches.give_back(std::move(batch));
+        }
+    } catch (...) {
+        batches.stop();
+        decoding.join();
+        throw;
+    }
+    decoding.join();
+    if (const std::exception_ptr error = batches.error()) std::rethrow_exception(error);
+}
+
+} // namespace memtrace

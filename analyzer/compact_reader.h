@@ -1,0 +1,51 @@
+// Reads the compacted form of a dump (compact_format.h) in one streaming pass per section:
+// frames are read with pread and decompressed one at a time, so memory stays at one frame
+// whatever the size of the file. DumpReader uses it for compacted dumps; anything that
+// contradicts the format throws DumpError naming the file and the byte offset of the frame.
+#pragma once
+
+#include "compact_format.h"
+#include "record_decoder.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace memtrace {
+
+struct HeapEvent;
+
+class CompactedDump {
+public:
+    // Opens the file and checks its header. Throws DumpError.
+    explicit CompactedDump(std::string path);
+    ~CompactedDump();
+    CompactedDump(const CompactedDump&) = delete;
+    CompactedDump& operator=(const CompactedDump&) = delete;
+
+    const compact::Header& header() const {
+        return header_;
+    }
+    uint64_t file_size() const {
+        return file_size_;
+    }
+
+    // Every metadata record in time order, with the thread that wrote it.
+    void for_each_metadata_record(
+        const std::function<void(const Record&, uint32_t thread_index)>& visit) const;
+
+    // Every Alloc and Free in time order. HeapEvent::offset is the event's index in the dump.
+    // `progress` (may be empty) gets the bytes of the file read so far after each frame.
+    void for_each_event(const std::function<void(const HeapEvent&)>& visit,
+                        const std::function<void(uint64_t)>& progress = {}) const;
+
+private:
+    class SectionReader;
+
+    std::string path_;
+    int fd_ = -1;
+    uint64_t file_size_ = 0;
+    compact::Header header_{};
+};
+
+} // namespace memtrace
