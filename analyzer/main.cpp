@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
         memtrace::cli::add_growth_command(app, &exit_code);
         memtrace::cli::add_histogram_command(app, &exit_code);
         memtrace::cli::add_arenas_command(app, &exit_code);
+        memtrace::cli::add_check_command(app, &exit_code);
         try {
             app.parse(argc, argv);
         } catch (const CLI::ParseError& error) {

@@ -16,5 +16,6 @@ void add_diff_command(CLI::App& app, int* exit_code);
 void add_growth_command(CLI::App& app, int* exit_code);
 void add_histogram_command(CLI::App& app, int* exit_code);
 void add_arenas_command(CLI::App& app, int* exit_code);
+void add_check_command(CLI::App& app, int* exit_code);
 
 } // namespace memtrace::cli

@@ -1,4 +1,4 @@
-// `memtrace leaks DUMP [--json] [--top N]`
+// `memtrace leaks DUMP [--json] [--all] [--top N]`
 #include "cli/commands.h"
 #include "progress.h"
 #include "reports/leak_report.h"
@@ -21,6 +21,8 @@ void add_leaks_command(CLI::App& app, int* exit_code) {
     command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
     command->add_flag("--json", options->report.json,
                       "Write one JSON object (docs/json-schema.md)");
+    command->add_flag("--all", options->report.all,
+                      "Also list still-reachable blocks (text; the JSON always lists every kind)");
     command
         ->add_option("--top", options->report.top, "Show only the N largest sites (default: all)")
         ->type_name("N")

@@ -1,6 +1,7 @@
 // `memtrace run [-o FILE] [--depth N] [-q] [--no-compact] -- program args...`: runs the program
 // under libmemtrace.so, compacts the dump, and tells the user where it went and what leaked.
 #include "cli/commands.h"
+#include "cli/gate_options.h"
 #include "compact_writer.h"
 #include "heap_model.h"
 #include "launcher.h"
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <signal.h>
@@ -31,6 +33,8 @@ struct RunOptions {
 
     // Set PYTHONMALLOC=malloc in the program's environment.
     bool python_malloc = false;
+    bool check = false; // --check: judge the dump with the CI gate (cli/check.cpp)
+    GateCliOptions gate;
     std::vector<std::string> command;
 };
 
@@ -38,6 +42,7 @@ struct RunOptions {
 struct RunOutcome {
     int exit_code = 0;
     int signal = 0;
+    std::string main_dump; // empty when the program wrote none
 };
 
 // The byte counts MEMTRACE_SAMPLE_BYTES accepts (docs/configuration.md): digits, optionally
@@ -221,7 +226,7 @@ RunOutcome run(const RunOptions& options) {
         }
         if (dumps.main) {
             print_note("dump: " + dumps.main->path);
-            report_leaks(dumps.main->path);
+            if (!options.check) report_leaks(dumps.main->path); // --check prints its verdict
         } else if (image.setid) {
             print_note("no dump was written: " + name +
                        " is setuid or setgid, so the dynamic loader ignored LD_PRELOAD");
@@ -231,8 +236,25 @@ RunOutcome run(const RunOptions& options) {
         }
         if (!dumps.others.empty()) list_other_dumps(dumps, exit.pid);
     }
-    return exit.signaled ? RunOutcome{launcher::shell_status(exit), exit.signal}
-                         : RunOutcome{exit.code, 0};
+    RunOutcome outcome = exit.signaled ? RunOutcome{launcher::shell_status(exit), exit.signal, {}}
+                                       : RunOutcome{exit.code, 0, {}};
+    if (dumps.main) outcome.main_dump = dumps.main->path;
+    return outcome;
+}
+
+// --check: the verdict on the program's dump, on stderr. The gate's status (0 or its exit
+// code; 1 when it cannot judge) matters only when the program itself succeeded.
+int check_run(const RunOutcome& outcome, const GateCliOptions& gate) {
+    if (outcome.main_dump.empty()) {
+        print_error("--check: the program wrote no dump to check");
+        return 1;
+    }
+    try {
+        return run_gate(outcome.main_dump, gate, &std::cerr) ? 0 : gate.exit_code;
+    } catch (const std::exception& e) {
+        print_error(std::string("--check: ") + e.what());
+        return 1;
+    }
 }
 
 } // namespace
@@ -262,6 +284,10 @@ void add_run_command(CLI::App& app, int* exit_code) {
             },
             "BYTES");
     command->add_flag("-q,--quiet", options->quiet, "Print nothing after the program ends");
+    CLI::Option* check = command->add_flag(
+        "--check", options->check,
+        "Judge the dump with the rules below, as `memtrace check` does (verdict on stderr)");
+    add_gate_options(command, options->gate, check);
     command->add_flag("--no-compact", options->no_compact,
                       "Keep the raw dump instead of compacting it after the program ends");
     command->add_flag("--python-malloc", options->python_malloc,
@@ -271,7 +297,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
         ->required();
     command->positionals_at_end();
     command->footer("Exit status: the program's own; 125 if memtrace could not start it, "
-                    "126 if it is not executable, 127 if it was not found.");
+                    "126 if it is not executable, 127 if it was not found. With --check, when "
+                    "the program exits 0: 23 (or --exit-code) if a rule fails, 1 if the dump "
+                    "cannot be checked.");
     command->callback([options, exit_code] {
         RunOutcome outcome;
         try {
@@ -285,8 +313,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
             *exit_code = launcher::kExitLaunchFailed;
             return;
         }
+        const int gate_status = options->check ? check_run(outcome, options->gate) : 0;
         if (outcome.signal != 0) launcher::terminate_by_signal(outcome.signal);
-        *exit_code = outcome.exit_code;
+        *exit_code = outcome.exit_code != 0 ? outcome.exit_code : gate_status;
     });
 }
 

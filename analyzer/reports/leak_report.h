@@ -1,11 +1,14 @@
 // `memtrace leaks`: the blocks still live when the process ended (or when the dump stops),
-// grouped by allocation stack, largest first.
+// grouped by allocation stack and leak kind (definite, indirect, reachable, live), largest
+// first.
 #pragma once
 
 #include "heap_model.h"
+#include "leak_kinds.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -21,9 +24,22 @@ struct LeakSite {
 // Stacks holding live blocks at the end: most bytes first, then most blocks, then lowest id.
 std::vector<LeakSite> leak_sites(const HeapModel& model);
 
+// The kinds the text report shows: definite, indirect and live; reachable only with `all`.
+bool shown_in_text(LeakKind kind, bool all);
+
+// {"status": "complete"|"skipped"|"failed"|"none", "time_s", "scan_s", block counts}.
+nlohmann::json scan_json(const DumpReader& reader);
+
+// {"definite": {"bytes", "blocks", "sites"}, "indirect": ..., "reachable": ..., "live": ...}.
+nlohmann::json kind_totals_json(const LeakClassification& leaks);
+
+// One line that says what the kinds mean for this dump: whether a scan ran.
+std::string scan_description(const DumpReader& reader, const LeakClassification& leaks);
+
 struct LeakReportOptions {
     bool json = false;
-    size_t top = 0; // show only the largest `top` sites; 0 = all
+    bool all = false; // text: also show still-reachable sites (JSON always has every kind)
+    size_t top = 0;   // show only the largest `top` sites; 0 = all
 };
 
 // Reads the dump and writes the report. Throws DumpError.

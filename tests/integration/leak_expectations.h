@@ -28,6 +28,10 @@ std::vector<nlohmann::json> sites_at(const nlohmann::json& leaks, const std::str
 // One line per site (bytes, count, frames) for failure messages.
 std::string describe_sites(const nlohmann::json& leaks);
 
+// The site's kind: "live" when the dump has no completed reachability scan, else one of
+// "definite", "indirect", "reachable" ("live" too for blocks allocated after the scan).
+void expect_kind_consistent(const nlohmann::json& leaks, const nlohmann::json& site);
+
 // Exactly one site has frame 0 == expected.function, and it matches in every field.
 void expect_site(const nlohmann::json& leaks, const ExpectedSite& expected);
 
