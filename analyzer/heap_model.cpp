@@ -109,10 +109,4 @@ HeapModel replay(const DumpReader& reader,
     return model;
 }
 
-LeakTotals compute_leak_totals(const std::string& dump_path) {
-    const DumpReader reader(dump_path);
-    const HeapModel model = replay(reader);
-    return {model.live_bytes(), model.live_block_count(), reader.complete()};
-}
-
 } // namespace memtrace

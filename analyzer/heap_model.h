@@ -126,13 +126,4 @@ SampleWeight sample_weight(uint64_t size, uint64_t sample_bytes);
 HeapModel replay(const DumpReader& reader,
                  const std::function<void(size_t, const HeapModel&)>& on_snapshot = {});
 
-struct LeakTotals {
-    uint64_t bytes = 0;
-    uint64_t blocks = 0;
-    bool complete = false;
-};
-
-// Bytes and blocks live at the end of the dump at dump_path. Throws DumpError.
-LeakTotals compute_leak_totals(const std::string& dump_path);
-
 } // namespace memtrace

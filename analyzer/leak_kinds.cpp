@@ -80,4 +80,21 @@ LeakClassification classify_leaks(const HeapModel& model, const LeakScanResult& 
     return result;
 }
 
+LeakTotals compute_leak_totals(const std::string& dump_path) {
+    const DumpReader reader(dump_path);
+    const HeapModel model = replay(reader);
+    const LeakClassification leaks = classify_leaks(model, reader.leak_scan());
+    LeakTotals totals;
+    for (LeakKind kind : {LeakKind::Definite, LeakKind::Indirect, LeakKind::Live}) {
+        totals.bytes += leaks.total(kind).bytes;
+        totals.blocks += leaks.total(kind).blocks;
+    }
+    totals.reachable_bytes = leaks.total(LeakKind::Reachable).bytes;
+    totals.reachable_blocks = leaks.total(LeakKind::Reachable).blocks;
+    totals.complete = reader.complete();
+    totals.scanned = leaks.scanned;
+    totals.estimated = reader.sampled();
+    return totals;
+}
+
 } // namespace memtrace

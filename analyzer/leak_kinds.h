@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -55,5 +56,20 @@ struct LeakClassification {
 };
 
 LeakClassification classify_leaks(const HeapModel& model, const LeakScanResult& scan);
+
+// What `memtrace run` says at the end: the blocks lost (definite, indirect, or live where no scan
+// ran) and those still reachable.
+struct LeakTotals {
+    uint64_t bytes = 0;
+    uint64_t blocks = 0;
+    uint64_t reachable_bytes = 0;
+    uint64_t reachable_blocks = 0;
+    bool complete = false;
+    bool scanned = false;
+    bool estimated = false; // a sampled dump
+};
+
+// Throws DumpError.
+LeakTotals compute_leak_totals(const std::string& dump_path);
 
 } // namespace memtrace

@@ -5,6 +5,7 @@
 #include "compact_writer.h"
 #include "heap_model.h"
 #include "launcher.h"
+#include "leak_kinds.h"
 #include "memtrace/dump_format.h"
 
 #include <CLI/CLI.hpp>
@@ -107,15 +108,22 @@ void report_leaks(const std::string& dump) {
         print_note("cannot read the dump to count leaks: " + std::string(e.what()));
         return;
     }
-    const std::string amount = count_of(totals.bytes, "byte", "bytes") + " in " +
+    const std::string about = totals.estimated ? "about " : "";
+    const std::string amount = about + count_of(totals.bytes, "byte", "bytes") + " in " +
                                count_of(totals.blocks, "block", "blocks");
+    const std::string reachable = totals.reachable_blocks == 0
+                                      ? ""
+                                      : " (and " + about +
+                                            count_of(totals.reachable_bytes, "byte", "bytes") +
+                                            " still reachable)";
     if (!totals.complete) {
         print_note("the dump is incomplete: " + amount + " were still allocated at its end " +
                    "(not necessarily leaks); see: memtrace leaks " + dump);
     } else if (totals.blocks == 0) {
-        print_note("no leaks: every block was freed");
+        print_note(totals.reachable_blocks == 0 ? "no leaks: every block was freed"
+                                                : "no leaks" + reachable);
     } else {
-        print_note("leaked " + amount + "; see: memtrace leaks " + dump);
+        print_note("leaked " + amount + reachable + "; see: memtrace leaks " + dump);
     }
 }
 

@@ -1,6 +1,7 @@
 // HeapModel replaying crafted dumps: live blocks, totals, peak, per-stack statistics.
 #include "dump_builder.h"
 #include "heap_model.h"
+#include "leak_kinds.h"
 
 #include <gtest/gtest.h>
 
@@ -146,6 +147,25 @@ TEST(LeakTotals, SumsWhatIsLiveAtTheEnd) {
     EXPECT_FALSE(compute_leak_totals((dir / "killed.mtd").string()).complete);
 
     EXPECT_THROW(compute_leak_totals((dir / "absent.mtd").string()), DumpError);
+}
+
+TEST(LeakTotals, ReachableBlocksAreNotLeaks) {
+    TempDir dir;
+    DumpBuilder dump;
+    dump.add_chunk(1, T0)
+        .alloc(T0 + 1, 0x10, 7, 0)
+        .alloc(T0 + 2, 0x20, 11, 0)
+        .alloc(T0 + 3, 0x30, 13, 0)
+        .leak_scan(T0 + 4, {f::LeakScanStatus::Complete, 3, 1, 1, 1, 100})
+        .leak_scan_blocks(T0 + 4, {0x10, 0x30}, {f::BlockKind::Definite, f::BlockKind::Indirect});
+    dump.write(dir / "scanned.mtd");
+    const LeakTotals totals = compute_leak_totals((dir / "scanned.mtd").string());
+    EXPECT_TRUE(totals.scanned);
+    EXPECT_EQ(totals.bytes, 20u);
+    EXPECT_EQ(totals.blocks, 2u);
+    EXPECT_EQ(totals.reachable_bytes, 11u);
+    EXPECT_EQ(totals.reachable_blocks, 1u);
+    EXPECT_FALSE(totals.estimated);
 }
 
 } // namespace
