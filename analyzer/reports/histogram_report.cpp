@@ -15,20 +15,6 @@ namespace {
 
 namespace m = memtrace::memory;
 
-const char* trigger_name(format::SnapshotTrigger trigger) {
-    switch (trigger) {
-    case format::SnapshotTrigger::Interval:
-        return "interval";
-    case format::SnapshotTrigger::Signal:
-        return "signal";
-    case format::SnapshotTrigger::Api:
-        return "api";
-    case format::SnapshotTrigger::Exit:
-        return "exit";
-    }
-    return "unknown";
-}
-
 // The totals recorded with snapshot i: the first SizeClassTotals at or after it and before the
 // next snapshot.
 const SizeClassSample* totals_of_snapshot(const DumpReader& reader, size_t i) {
@@ -141,7 +127,7 @@ nlohmann::json to_json(const DumpReader& reader, const Histogram& h) {
         const SnapshotMark& mark = reader.snapshots()[*h.snapshot];
         snapshot = {{"number", *h.snapshot + 1},
                     {"label", mark.label},
-                    {"trigger", trigger_name(mark.trigger)},
+                    {"trigger", growth::trigger_name(mark.trigger)},
                     {"time_s", seconds_between(reader.header().start_monotonic_ns, mark.time_ns)}};
     }
     return {
