@@ -364,7 +364,7 @@ PendingFree free_begin(void* p) {
 void free_commit(void* p, const PendingFree& pending) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    count_free_event(pending.usable);
+    if (!g_sample_bytes) count_free_event(pending.usable); // as sample_free: no count when sampled
     if (pending.record) write_free(thread, p, pending.time);
     thread.busy = false;
 }

@@ -139,7 +139,9 @@ enum class RecordKind : uint8_t {
     // threads, taken with every snapshot. payload: class_count:varint, then per class in
     // size_class_index() order: count, requested_bytes, usable_bytes, free_count,
     // freed_usable_bytes (varints). A free is classed by its usable size (the requested size is
-    // not known at free), so the live figures per class come from replaying Alloc/Free.
+    // not known at free), so the live figures per class come from replaying Alloc/Free. Sampled
+    // dumps do not count frees (free_count and freed_usable_bytes stay 0): it keeps the free of
+    // an unsampled block down to one load.
     SizeClassTotals = 10,
     // An anonymous mapping call seen through the mmap/munmap/mremap hooks (the allocator's own
     // internal calls bypass them). Sub-kind MemoryMapOp. Payloads:
