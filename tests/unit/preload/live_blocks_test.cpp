@@ -167,7 +167,8 @@ TEST(LiveBlocks, TailGoesOnWhereTheReplayStopped) {
     ASSERT_EQ(mp::replay_live_blocks(bytes.data(), first_end, arena, &live), mp::ReplayResult::Ok);
     ASSERT_EQ(live.count, 2u);
     // The writer commits the rest of the first chunk.
-    const uint32_t all = static_cast<uint32_t>(first.records().size());
+    // (dump.chunks, not `first`: adding the second chunk may have moved the first.)
+    const uint32_t all = static_cast<uint32_t>(dump.chunks[0].records().size());
     memcpy(bytes.data() + dump.chunk_offset(0) + 8, &all, sizeof(all));
 
     struct Event {
