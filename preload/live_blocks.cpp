@@ -208,13 +208,13 @@ ReplayResult decode_records(const uint8_t* begin, const uint8_t* end, uint64_t* 
 
 // Calls visit(offset, header, committed) for each chunk in [start, data_end); stops at the first
 // result that is not Ok.
-// With release_pages, the pages read are dropped from the process every 64 MiB (the dump is a
+// With release_pages, the pages read are dropped from the process every 4 MiB (the dump is a
 // shared file mapping: the page cache keeps them), so a big dump does not add its size to the
 // process's RSS.
 template <typename Visit>
 ReplayResult walk_chunks(const uint8_t* dump, uint64_t start, uint64_t data_end, bool release_pages,
                          Visit&& visit) {
-    constexpr uint64_t kReleaseEvery = uint64_t{64} << 20;
+    constexpr uint64_t kReleaseEvery = uint64_t{4} << 20;
     uint64_t offset = start;
     uint64_t released = 0;
     while (offset + sizeof(f::ChunkHeader) <= data_end) {
