@@ -54,20 +54,8 @@ public:
 
     // The value at key, default-constructed if absent.
     Value& operator[](uint64_t key) {
-        size_t i = slot_of(key);
-        for (;; i = (i + 1) & mask_) {
-            if (!used_[i]) break;
-            if (keys_[i] == key) return values_[i];
-        }
-        if ((size_ + 1) * 4 > keys_.size() * 3) {
-            rehash(keys_.size() * 2);
-            return (*this)[key];
-        }
-        used_[i] = 1;
-        keys_[i] = key;
-        values_[i] = Value{};
-        ++size_;
-        return values_[i];
+        bool inserted;
+        return find_or_insert(key, inserted);
     }
 
     // Calls visit(key, value) for every entry, in no particular order.
