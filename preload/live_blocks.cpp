@@ -31,23 +31,18 @@ public:
         return rehash(capacity);
     }
 
-    // Records an event unless the address already has a later one.
+    // Records an event unless the address already has a later one. Events are applied in
+    // batches: the table is far larger than the caches, so each event is a cache miss, and
+    // prefetching a batch's slots first lets those misses overlap.
     bool record(uint64_t address, uint64_t time, uint64_t size_live) {
         if (address == 0) return true; // never a block; 0 marks empty slots
-        if ((used_ + 1) * 2 > capacity_ && !rehash(capacity_ * 2)) return false;
-        Slot* slot = find(slots_, capacity_, address);
-        if (slot->address == 0) {
-            *slot = Slot{address, time, size_live};
-            ++used_;
-        } else if (time >= slot->time) {
-            slot->time = time;
-            slot->size_live = size_live;
-        }
-        return true;
+        batch_[batched_++] = Slot{address, time, size_live};
+        return batched_ < kBatch || flush();
     }
 
     // The live blocks, sorted by address, in a new arena region.
     bool collect(LiveBlocks* out) {
+        if (!flush()) return false;
         size_t live = 0;
         for (uint64_t i = 0; i < capacity_; ++i)
             live += slots_[i].size_live & 1;
@@ -68,19 +63,47 @@ public:
     }
 
 private:
-    static Slot* find(Slot* slots, uint64_t capacity, uint64_t address) {
-        uint64_t i = ((address >> 4) * 0x9e3779b97f4a7c15ull) >> 20;
+    static constexpr size_t kBatch = 32;
+
+    static uint64_t home(uint64_t address) {
+        return ((address >> 4) * 0x9e3779b97f4a7c15ull) >> 20;
+    }
+
+    static Slot* find(Slot* slots, uint64_t capacity, uint64_t address, uint64_t i) {
         for (;; ++i) {
             Slot* slot = &slots[i & (capacity - 1)];
             if (slot->address == address || slot->address == 0) return slot;
         }
     }
 
+    bool flush() {
+        if ((used_ + batched_) * 2 > capacity_ && !rehash(capacity_ * 2)) return false;
+        uint64_t homes[kBatch];
+        for (size_t i = 0; i < batched_; ++i) {
+            homes[i] = home(batch_[i].address);
+            __builtin_prefetch(&slots_[homes[i] & (capacity_ - 1)], 1);
+        }
+        for (size_t i = 0; i < batched_; ++i) {
+            const Slot& event = batch_[i];
+            Slot* slot = find(slots_, capacity_, event.address, homes[i]);
+            if (slot->address == 0) {
+                *slot = event;
+                ++used_;
+            } else if (event.time >= slot->time) {
+                slot->time = event.time;
+                slot->size_live = event.size_live;
+            }
+        }
+        batched_ = 0;
+        return true;
+    }
+
     bool rehash(uint64_t capacity) {
         auto* slots = static_cast<Slot*>(arena_.allocate(capacity * sizeof(Slot)));
         if (!slots) return false;
         for (uint64_t i = 0; i < capacity_; ++i) {
-            if (slots_[i].address) *find(slots, capacity, slots_[i].address) = slots_[i];
+            if (slots_[i].address)
+                *find(slots, capacity, slots_[i].address, home(slots_[i].address)) = slots_[i];
         }
         arena_.release(slots_);
         slots_ = slots;
@@ -92,6 +115,8 @@ private:
     Slot* slots_ = nullptr;
     uint64_t capacity_ = 0;
     uint64_t used_ = 0;
+    Slot batch_[kBatch];
+    size_t batched_ = 0;
 };
 
 // Bounded reading of one chunk's records.
