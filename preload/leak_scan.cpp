@@ -1,5 +1,6 @@
 #include "leak_scan.h"
 
+#include "background_replay.h"
 #include "chunk_writer.h"
 #include "clock.h"
 #include "dump_file.h"
@@ -215,6 +216,19 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
     }
     ScanArena arena;
     LiveBlocks live;
+    // The sampler thread has replayed most of the dump already, if it ran: only the rest is read.
+    ScanArena* replay_arena = &arena;
+    LiveBlockReplay* replay = background_replay_take_over(&replay_arena);
+    LiveBlockReplay fresh_replay(arena);
+    if (!replay) {
+        replay = &fresh_replay;
+        replay_arena = &arena;
+        if (!replay->init(expected_live())) {
+            write_not_done(f::LeakScanStatus::Failed,
+                           NoteText().add("out of memory replaying the dump"), started);
+            return;
+        }
+    }
     {
         void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
         if (dump == MAP_FAILED) {
@@ -222,8 +236,8 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
                            NoteText().add("cannot map the dump to read it back"), started);
             return;
         }
-        const ReplayResult result = replay_live_blocks(static_cast<const uint8_t*>(dump), data_end,
-                                                       arena, &live, expected_live(), true);
+        ReplayResult result = replay->catch_up(static_cast<const uint8_t*>(dump), data_end, true);
+        if (result == ReplayResult::Ok) result = replay->finish(&live);
         raw_munmap(dump, data_end);
         if (result != ReplayResult::Ok) {
             write_not_done(f::LeakScanStatus::Failed,
@@ -240,7 +254,7 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
     }
     Reachability reach(arena, live.blocks, live.count);
     auto* own = static_cast<MemoryRegion*>(
-        arena.allocate((kMaxOwnRegions + ScanArena::kMaxRegions) * sizeof(MemoryRegion)));
+        arena.allocate((kMaxOwnRegions + 2 * ScanArena::kMaxRegions) * sizeof(MemoryRegion)));
     ProcessMaps maps;
     if (!reach.init() || !own || !read_process_maps(arena, &maps)) {
         write_not_done(f::LeakScanStatus::Failed,
@@ -249,9 +263,12 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
     }
     // Every scan buffer exists by now, so the exclusion list is complete.
     Exclusions excluded{own, own_memory_regions(own, kMaxOwnRegions)};
-    for (size_t i = 0; i < arena.region_count(); ++i) {
-        own[excluded.count++] = MemoryRegion{arena.region(i).begin, arena.region(i).end};
-    }
+    auto exclude_arena = [&](const ScanArena& a) {
+        for (size_t i = 0; i < a.region_count(); ++i)
+            own[excluded.count++] = MemoryRegion{a.region(i).begin, a.region(i).end};
+    };
+    exclude_arena(arena);
+    if (replay_arena != &arena) exclude_arena(*replay_arena);
     std::sort(own, own + excluded.count,
               [](const MemoryRegion& a, const MemoryRegion& b) { return a.begin < b.begin; });
 

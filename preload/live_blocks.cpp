@@ -12,113 +12,6 @@ namespace {
 
 namespace f = format;
 
-// One address's latest event. size_live = size << 1 | (1 if the event was an Alloc).
-struct Slot {
-    uint64_t address; // 0 = empty
-    uint64_t time;
-    uint64_t size_live;
-};
-
-class AddressTable {
-public:
-    explicit AddressTable(ScanArena& arena) : arena_(arena) {
-    }
-
-    bool init(uint64_t expected) {
-        uint64_t capacity = uint64_t{1} << 16;
-        while (capacity < expected * 2 && capacity < (uint64_t{1} << 32))
-            capacity *= 2;
-        return rehash(capacity);
-    }
-
-    // Records an event unless the address already has a later one. Events are applied in
-    // batches: the table is far larger than the caches, so each event is a cache miss, and
-    // prefetching a batch's slots first lets those misses overlap.
-    bool record(uint64_t address, uint64_t time, uint64_t size_live) {
-        if (address == 0) return true; // never a block; 0 marks empty slots
-        batch_[batched_++] = Slot{address, time, size_live};
-        return batched_ < kBatch || flush();
-    }
-
-    // The live blocks, sorted by address, in a new arena region.
-    bool collect(LiveBlocks* out) {
-        if (!flush()) return false;
-        size_t live = 0;
-        for (uint64_t i = 0; i < capacity_; ++i)
-            live += slots_[i].size_live & 1;
-        auto* blocks = static_cast<LiveBlock*>(arena_.allocate((live + 1) * sizeof(LiveBlock)));
-        if (!blocks) return false;
-        size_t n = 0;
-        for (uint64_t i = 0; i < capacity_; ++i) {
-            if (slots_[i].size_live & 1)
-                blocks[n++] = LiveBlock{slots_[i].address, slots_[i].size_live >> 1};
-        }
-        arena_.release(slots_); // the table is no longer needed: give its pages back now
-        slots_ = nullptr;
-        std::sort(blocks, blocks + n,
-                  [](const LiveBlock& a, const LiveBlock& b) { return a.address < b.address; });
-        out->blocks = blocks;
-        out->count = n;
-        return true;
-    }
-
-private:
-    static constexpr size_t kBatch = 32;
-
-    static uint64_t home(uint64_t address) {
-        return ((address >> 4) * 0x9e3779b97f4a7c15ull) >> 20;
-    }
-
-    static Slot* find(Slot* slots, uint64_t capacity, uint64_t address, uint64_t i) {
-        for (;; ++i) {
-            Slot* slot = &slots[i & (capacity - 1)];
-            if (slot->address == address || slot->address == 0) return slot;
-        }
-    }
-
-    bool flush() {
-        if ((used_ + batched_) * 2 > capacity_ && !rehash(capacity_ * 2)) return false;
-        uint64_t homes[kBatch];
-        for (size_t i = 0; i < batched_; ++i) {
-            homes[i] = home(batch_[i].address);
-            __builtin_prefetch(&slots_[homes[i] & (capacity_ - 1)], 1);
-        }
-        for (size_t i = 0; i < batched_; ++i) {
-            const Slot& event = batch_[i];
-            Slot* slot = find(slots_, capacity_, event.address, homes[i]);
-            if (slot->address == 0) {
-                *slot = event;
-                ++used_;
-            } else if (event.time >= slot->time) {
-                slot->time = event.time;
-                slot->size_live = event.size_live;
-            }
-        }
-        batched_ = 0;
-        return true;
-    }
-
-    bool rehash(uint64_t capacity) {
-        auto* slots = static_cast<Slot*>(arena_.allocate(capacity * sizeof(Slot)));
-        if (!slots) return false;
-        for (uint64_t i = 0; i < capacity_; ++i) {
-            if (slots_[i].address)
-                *find(slots, capacity, slots_[i].address, home(slots_[i].address)) = slots_[i];
-        }
-        arena_.release(slots_);
-        slots_ = slots;
-        capacity_ = capacity;
-        return true;
-    }
-
-    ScanArena& arena_;
-    Slot* slots_ = nullptr;
-    uint64_t capacity_ = 0;
-    uint64_t used_ = 0;
-    Slot batch_[kBatch];
-    size_t batched_ = 0;
-};
-
 // Bounded reading of one chunk's records.
 class Cursor {
 public:
@@ -264,72 +157,165 @@ ReplayResult walk_chunks(const uint8_t* dump, uint64_t start, uint64_t data_end,
     return ReplayResult::Ok;
 }
 
-// Keeps, in file order, only the last chunk of each thread: a thread that took a new chunk never
-// writes to its old ones again. (Touching every chunk's header later would also map the whole
-// dump: the kernel maps the neighbouring pages of a read fault.)
-size_t keep_last_chunk_per_thread(ChunkProgress* progress, size_t count, ScanArena& arena) {
-    uint32_t max_thread = 0;
-    for (size_t i = 0; i < count; ++i)
-        if (progress[i].thread_index > max_thread) max_thread = progress[i].thread_index;
-    auto* seen = static_cast<uint8_t*>(arena.allocate(size_t{max_thread} + 1));
-    if (!seen) return count;
-    auto* keep = static_cast<uint8_t*>(arena.allocate(count + 1));
-    if (!keep) {
-        arena.release(seen);
-        return count;
-    }
-    for (size_t i = count; i-- > 0;) {
-        const uint32_t thread = progress[i].thread_index;
-        keep[i] = thread != 0 && !seen[thread]; // thread 0: padding at the end of a segment
-        seen[thread] = 1;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < count; ++i)
-        if (keep[i]) progress[kept++] = progress[i];
-    arena.release(keep);
-    arena.release(seen);
-    return kept;
-}
-
 } // namespace
 
-ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
-                                LiveBlocks* out, uint64_t expected_live, bool release_pages) {
-    AddressTable table(arena);
-    if (!table.init(expected_live)) return ReplayResult::NoMemory;
-    // Where each chunk was read up to, for replay_tail. A chunk is at least a header long.
-    const size_t max_chunks = data_end / sizeof(f::ChunkHeader) / 64 + 64;
-    auto* progress =
-        static_cast<ChunkProgress*>(arena.allocate(max_chunks * sizeof(ChunkProgress)));
-    size_t chunk_count = 0;
-    bool progress_complete = progress != nullptr;
-    uint64_t events = 0;
+// --- AddressTable ---
+
+bool AddressTable::init(uint64_t expected) {
+    uint64_t capacity = uint64_t{1} << 16;
+    while (capacity * 3 < expected * 4 && capacity < (uint64_t{1} << 32))
+        capacity *= 2;
+    return rehash(capacity);
+}
+
+bool AddressTable::collect(LiveBlocks* out) {
+    if (!flush()) return false;
+    size_t live = 0;
+    for (uint64_t i = 0; i < capacity_; ++i)
+        live += slots_[i].size_live & 1;
+    auto* blocks = static_cast<LiveBlock*>(arena_.allocate((live + 1) * sizeof(LiveBlock)));
+    if (!blocks) return false;
+    size_t n = 0;
+    for (uint64_t i = 0; i < capacity_; ++i) {
+        if (slots_[i].size_live & 1)
+            blocks[n++] = LiveBlock{slots_[i].address, slots_[i].size_live >> 1};
+    }
+    arena_.release(slots_); // the table is no longer needed: give its pages back now
+    slots_ = nullptr;
+    capacity_ = 0;
+    std::sort(blocks, blocks + n,
+              [](const LiveBlock& a, const LiveBlock& b) { return a.address < b.address; });
+    out->blocks = blocks;
+    out->count = n;
+    return true;
+}
+
+AddressTable::Slot* AddressTable::find(Slot* slots, uint64_t capacity, uint64_t address,
+                                       uint64_t i) {
+    for (;; ++i) {
+        Slot* slot = &slots[i & (capacity - 1)];
+        if (slot->address == address || slot->address == 0) return slot;
+    }
+}
+
+bool AddressTable::flush() {
+    // At most 3/4 full: linear probing stays short, and the table is a third smaller than at 1/2.
+    if ((used_ + batched_) * 4 > capacity_ * 3 && !rehash(capacity_ * 2)) return false;
+    uint64_t homes[kBatch];
+    for (size_t i = 0; i < batched_; ++i) {
+        homes[i] = home(batch_[i].address);
+        __builtin_prefetch(&slots_[homes[i] & (capacity_ - 1)], 1);
+    }
+    for (size_t i = 0; i < batched_; ++i) {
+        const Slot& event = batch_[i];
+        Slot* slot = find(slots_, capacity_, event.address, homes[i]);
+        if (slot->address == 0) {
+            *slot = event;
+            ++used_;
+        } else if (event.time >= slot->time) {
+            slot->time = event.time;
+            slot->size_live = event.size_live;
+        }
+    }
+    batched_ = 0;
+    return true;
+}
+
+bool AddressTable::rehash(uint64_t capacity) {
+    auto* slots = static_cast<Slot*>(arena_.allocate(capacity * sizeof(Slot)));
+    if (!slots) return false;
+    for (uint64_t i = 0; i < capacity_; ++i) {
+        if (slots_[i].address)
+            *find(slots, capacity, slots_[i].address, home(slots_[i].address)) = slots_[i];
+    }
+    arena_.release(slots_);
+    slots_ = slots;
+    capacity_ = capacity;
+    return true;
+}
+
+// --- LiveBlockReplay ---
+
+bool LiveBlockReplay::init(uint64_t expected_live) {
+    open_capacity_ = 64;
+    open_ = static_cast<ChunkProgress*>(arena_.allocate(open_capacity_ * sizeof(ChunkProgress)));
+    return open_ && table_.init(expected_live);
+}
+
+bool LiveBlockReplay::open_chunk(const ChunkProgress& chunk) {
+    // A thread that takes a new chunk never writes to its older ones again.
+    for (size_t i = 0; i < open_count_; ++i) {
+        if (open_[i].thread_index == chunk.thread_index) {
+            open_[i] = chunk;
+            return true;
+        }
+    }
+    if (open_count_ == open_capacity_) {
+        auto* grown = static_cast<ChunkProgress*>(
+            arena_.allocate(open_capacity_ * 2 * sizeof(ChunkProgress)));
+        if (!grown) return false;
+        memcpy(grown, open_, open_count_ * sizeof(ChunkProgress));
+        arena_.release(open_);
+        open_ = grown;
+        open_capacity_ *= 2;
+    }
+    open_[open_count_++] = chunk;
+    return true;
+}
+
+ReplayResult LiveBlockReplay::catch_up(const uint8_t* dump, uint64_t data_end, bool release_pages) {
+    if (data_end < read_end_) return ReplayResult::BadChunk;
+    auto sink = [&](bool alloc, uint64_t a, uint64_t t, uint64_t size) {
+        ++events_;
+        return table_.record(a, t, alloc ? (size << 1) | 1 : 0);
+    };
+    // The chunks still open at the last call, from where it stopped. Their threads had not
+    // taken a newer chunk when `data_end` was read, so whatever they commit later shows up in
+    // the next call.
+    for (size_t i = 0; i < open_count_; ++i) {
+        ChunkProgress& p = open_[i];
+        const auto* header = reinterpret_cast<const f::ChunkHeader*>(dump + p.offset);
+        const uint32_t committed = __atomic_load_n(&header->committed, __ATOMIC_ACQUIRE);
+        if (committed < p.consumed || committed > header->capacity - sizeof(f::ChunkHeader))
+            return ReplayResult::BadChunk;
+        const uint8_t* records = dump + p.offset + sizeof(f::ChunkHeader);
+        const ReplayResult r =
+            decode_records(records + p.consumed, records + committed, &p.time, &p.address, sink);
+        if (r != ReplayResult::Ok) return r;
+        p.consumed = committed;
+    }
     const ReplayResult result = walk_chunks(
-        dump, f::kHeaderSize, data_end, release_pages,
+        dump, read_end_, data_end, release_pages,
         [&](uint64_t offset, const f::ChunkHeader& header, uint32_t committed) {
             const uint8_t* records = dump + offset + sizeof(f::ChunkHeader);
             uint64_t time = header.base_time_ns, address = 0;
             const ReplayResult r =
-                decode_records(records, records + committed, &time, &address,
-                               [&](bool alloc, uint64_t a, uint64_t t, uint64_t size) {
-                                   ++events;
-                                   return table.record(a, t, alloc ? (size << 1) | 1 : 0);
-                               });
+                decode_records(records, records + committed, &time, &address, sink);
             if (r != ReplayResult::Ok) return r;
-            if (progress_complete && chunk_count < max_chunks)
-                progress[chunk_count++] =
-                    ChunkProgress{offset, committed, time, address, header.thread_index};
-            else
-                progress_complete = false;
-            return ReplayResult::Ok;
+            if (header.thread_index == 0) return ReplayResult::Ok; // padding ends a segment
+            return open_chunk(ChunkProgress{offset, committed, time, address, header.thread_index})
+                       ? ReplayResult::Ok
+                       : ReplayResult::NoMemory;
         });
     if (result != ReplayResult::Ok) return result;
-    if (progress_complete) chunk_count = keep_last_chunk_per_thread(progress, chunk_count, arena);
-    out->events = events;
-    out->progress = progress_complete ? progress : nullptr;
-    out->progress_count = progress_complete ? chunk_count : 0;
-    out->data_end = data_end;
-    return table.collect(out) ? ReplayResult::Ok : ReplayResult::NoMemory;
+    read_end_ = data_end;
+    return table_.flush() ? ReplayResult::Ok : ReplayResult::NoMemory;
+}
+
+ReplayResult LiveBlockReplay::finish(LiveBlocks* out) {
+    out->events = events_;
+    out->progress = open_;
+    out->progress_count = open_count_;
+    out->data_end = read_end_;
+    return table_.collect(out) ? ReplayResult::Ok : ReplayResult::NoMemory;
+}
+
+ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
+                                LiveBlocks* out, uint64_t expected_live, bool release_pages) {
+    LiveBlockReplay replay(arena);
+    if (!replay.init(expected_live)) return ReplayResult::NoMemory;
+    const ReplayResult result = replay.catch_up(dump, data_end, release_pages);
+    return result == ReplayResult::Ok ? replay.finish(out) : result;
 }
 
 ReplayResult replay_tail(const uint8_t* dump, uint64_t data_end, const LiveBlocks& live,

@@ -3,6 +3,7 @@
 // committed records of every chunk back and keeps, per address, the latest Alloc or Free.
 #pragma once
 
+#include "memtrace/dump_format.h"
 #include "scan_arena.h"
 
 #include <stddef.h>
@@ -42,13 +43,87 @@ struct LiveBlocks {
     uint64_t data_end = 0;
 };
 
-// Replays the dump whose first `data_end` bytes are mapped at `dump` (the header included).
+// For each address, its latest event (by time; a tie goes to the event recorded later).
+class AddressTable {
+public:
+    explicit AddressTable(ScanArena& arena) : arena_(arena) {
+    }
+
+    bool init(uint64_t expected);
+
+    // Events are applied in batches: the table is far larger than the caches, so each event is
+    // a cache miss, and prefetching a batch's slots first lets those misses overlap.
+    bool record(uint64_t address, uint64_t time, uint64_t size_live) {
+        if (address == 0) return true; // never a block; 0 marks empty slots
+        batch_[batched_++] = Slot{address, time, size_live};
+        return batched_ < kBatch || flush();
+    }
+    bool flush();
+
+    // The live blocks, sorted by address, in a new arena region; the table is released.
+    bool collect(LiveBlocks* out);
+
+private:
+    // size_live = size << 1 | (1 if the event was an Alloc).
+    struct Slot {
+        uint64_t address; // 0 = empty
+        uint64_t time;
+        uint64_t size_live;
+    };
+    static constexpr size_t kBatch = 32;
+
+    static uint64_t home(uint64_t address) {
+        return ((address >> 4) * 0x9e3779b97f4a7c15ull) >> 20;
+    }
+    static Slot* find(Slot* slots, uint64_t capacity, uint64_t address, uint64_t i);
+    bool rehash(uint64_t capacity);
+
+    ScanArena& arena_;
+    Slot* slots_ = nullptr;
+    uint64_t capacity_ = 0;
+    uint64_t used_ = 0;
+    Slot batch_[kBatch];
+    size_t batched_ = 0;
+};
+
+// The replay, in steps: catch_up() reads what was committed since its last call, so the dump can
+// be read while the program runs (the sampler thread does) and only the rest at exit.
 // Chunks are per thread and time-ordered, so no merge is needed: for each address the event
-// with the latest time wins, and a tie goes to the chunk later in the file. Reads `committed`
-// of each chunk atomically, so threads that keep writing meanwhile are harmless.
-// expected_live (the allocator's count of live blocks, 0 if unknown) sizes the address table up
-// front, to spare the rehashing. release_pages: `dump` is a page-aligned shared file mapping
-// whose pages may be dropped once read (MADV_DONTNEED), so a big dump does not fill the RSS.
+// with the latest time wins, and a tie goes to the chunk later in the file. `committed` of each
+// chunk is read atomically, so threads that keep writing meanwhile are harmless.
+class LiveBlockReplay {
+public:
+    explicit LiveBlockReplay(ScanArena& arena) : arena_(arena), table_(arena) {
+    }
+
+    // expected_live sizes the address table up front, to spare the rehashing.
+    bool init(uint64_t expected_live);
+    // `dump` maps at least the first `data_end` bytes of the file, data_end read (acquire) from
+    // the file header. release_pages: `dump` is a page-aligned shared file mapping whose pages
+    // may be dropped once read (MADV_DONTNEED), so a big dump does not fill the RSS.
+    ReplayResult catch_up(const uint8_t* dump, uint64_t data_end, bool release_pages);
+    // The live blocks and where each open chunk was read up to (for replay_tail).
+    ReplayResult finish(LiveBlocks* out);
+
+    uint64_t read_end() const {
+        return read_end_;
+    }
+
+private:
+    bool open_chunk(const ChunkProgress& chunk);
+
+    ScanArena& arena_;
+    AddressTable table_;
+    // The last chunk of each thread seen so far: the only chunks that can still grow.
+    ChunkProgress* open_ = nullptr;
+    size_t open_count_ = 0;
+    size_t open_capacity_ = 0;
+    uint64_t read_end_ = format::kHeaderSize;
+    uint64_t events_ = 0;
+};
+
+// The whole replay in one step (the header included in the `data_end` bytes at `dump`).
+// expected_live: the allocator's count of live blocks, 0 if unknown.
 ReplayResult replay_live_blocks(const uint8_t* dump, uint64_t data_end, ScanArena& arena,
                                 LiveBlocks* out, uint64_t expected_live = 0,
                                 bool release_pages = false);

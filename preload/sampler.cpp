@@ -1,7 +1,9 @@
 #include "sampler.h"
 
+#include "background_replay.h"
 #include "clock.h"
 #include "dump_file.h"
+#include "internal_alloc.h"
 #include "malloc_info_text.h"
 #include "notes.h"
 #include "options.h"
@@ -15,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +46,9 @@ constinit uint64_t g_start_not_before = 0;
 // With no interval the thread still wakes this often, to notice a handler the app installed.
 constexpr uint64_t kHousekeepingNs = 1000000000;
 constexpr size_t kStackSize = 256 * 1024;
+constexpr size_t kGuardSize = 4096;
+// Whether the thread runs on a stack from reserve_pages; the background replay needs it.
+constinit bool g_own_stack = false;
 
 void on_snapshot_signal(int) {
     const int saved = errno;
@@ -118,6 +124,11 @@ timespec to_timespec(uint64_t ns) {
     return ts;
 }
 
+// Steps of the background replay (background_replay.h): often while the program records, so
+// that little is left for the exit; less and less often while it does not.
+constexpr uint64_t kReplayStepMinNs = 20000000;
+constexpr uint64_t kReplayStepMaxNs = 1000000000;
+
 void* sampler_main(void*) {
     // Busy for good: whatever this thread allocates (stdio inside malloc_info) is memtrace's.
     t_thread.busy = true;
@@ -125,8 +136,11 @@ void* sampler_main(void*) {
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
     const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
     uint64_t next = monotonic_ns() + period;
+    bool replaying = g_own_stack && background_replay_wanted();
+    uint64_t replay_period = kReplayStepMinNs;
+    uint64_t replay_next = monotonic_ns() + replay_period;
     for (;;) {
-        const timespec deadline = to_timespec(next);
+        const timespec deadline = to_timespec(replaying && replay_next < next ? replay_next : next);
         const int rc = sem_clockwait(&g_wake, CLOCK_MONOTONIC, &deadline);
         if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Stopped))
             return nullptr;
@@ -137,11 +151,21 @@ void* sampler_main(void*) {
             }
             take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
         }
-        const uint64_t now = monotonic_ns();
+        uint64_t now = monotonic_ns();
         if (now >= next) {
             if (interval_ns) take_snapshot(format::SnapshotTrigger::Interval, "", 0);
             next += period;
             if (next <= now) next = now + period; // missed ticks are skipped, not caught up
+        }
+        if (replaying && now >= replay_next) {
+            replaying = background_replay_wanted();
+            if (replaying && background_replay_step()) {
+                replay_period = kReplayStepMinNs;
+            } else if (replay_period < kReplayStepMaxNs) {
+                replay_period *= 2;
+            }
+            now = monotonic_ns();
+            replay_next = now + replay_period;
         }
         if (!interval_ns && owner() != SignalOwner::Ours) return nullptr; // nothing left to do
     }
@@ -162,7 +186,13 @@ void sampler_start() {
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attributes, kStackSize);
+    // The stack is memtrace's own memory (reserve_pages), which the leak scan never reads as a
+    // root: the background replay leaves heap addresses on it. glibc never frees or reuses a
+    // stack it was given, so no app thread can inherit it. The lowest page is a guard.
+    uint8_t* stack = static_cast<uint8_t*>(reserve_pages(kStackSize));
+    g_own_stack = stack && mprotect(stack, kGuardSize, PROT_NONE) == 0 &&
+                  pthread_attr_setstack(&attributes, stack, kStackSize) == 0;
+    if (!g_own_stack) pthread_attr_setstacksize(&attributes, kStackSize);
     // The thread blocks every signal, so no signal meant for the app runs on it.
     sigset_t all, previous;
     sigfillset(&all);
@@ -171,6 +201,7 @@ void sampler_start() {
     int rc = pthread_create(&thread, &attributes, sampler_main, nullptr);
     if (rc == EINVAL) {
         // The stack is too small for the app's static TLS: let glibc size it.
+        g_own_stack = false;
         pthread_attr_destroy(&attributes);
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);

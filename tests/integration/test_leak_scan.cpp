@@ -152,6 +152,25 @@ TEST_F(LeakScan, ThreadsStillAllocatingDoNotStopTheScan) {
 namespace memtrace::integration {
 namespace {
 
+TEST_F(LeakScan, ReplayAheadOfExitGivesTheSameBlocksAsAReplayAtExit) {
+    // With the sampler thread (the default) most of the dump is replayed while the program runs;
+    // without it (no interval, no signal) the scan replays it all at exit. Same answer.
+    for (const bool sampler : {true, false}) {
+        SCOPED_TRACE(sampler ? "replayed ahead" : "replayed at exit");
+        std::map<std::string, std::string> env;
+        if (!sampler) env = {{"MEMTRACE_INTERVAL", "0"}, {"MEMTRACE_SNAPSHOT_SIGNAL", "off"}};
+        std::filesystem::remove(dump_of("leakscan_long_run"));
+        run("leakscan_long_run", env);
+        expect_scan({{address("early"), f::BlockKind::Definite},
+                     {address("struct"), f::BlockKind::Definite},
+                     {address("late"), f::BlockKind::Definite},
+                     {address("first"), f::BlockKind::Indirect},
+                     {address("second"), f::BlockKind::Indirect}},
+                    3, 2);
+        EXPECT_FALSE(reader_->leak_scan().unreachable.contains(address("kept")));
+    }
+}
+
 TEST_F(LeakScan, SampledDumpIsSkippedWithANote) {
     const DumpReader& reader = run("leakscan_plain", {{"MEMTRACE_SAMPLE_BYTES", "4096"}});
     ASSERT_TRUE(reader.sampled());

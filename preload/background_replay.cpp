@@ -1,0 +1,91 @@
+#include "background_replay.h"
+
+#include "dump_file.h"
+#include "internal_alloc.h"
+#include "options.h"
+#include "raw_syscalls.h"
+#include "recorder.h"
+
+#include <new>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace memtrace::preload {
+namespace {
+
+// In memtrace's own memory (internal_alloc), which the scan knows not to read as a root (the
+// table's batch holds heap addresses); not a static: one with a destructor could be torn down
+// by the exit handlers before the scan runs.
+struct Background {
+    ScanArena arena;
+    LiveBlockReplay replay{arena};
+};
+
+constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+constinit Background* g_background = nullptr;
+constinit bool g_given_up = false; // a step failed, or the scan took over
+constinit pid_t g_pid = 0;         // the process whose dump is replayed
+
+void give_up() {
+    g_given_up = true;
+    if (!g_background) return;
+    g_background->~Background(); // releases the arena's regions; the struct's memory stays
+    g_background = nullptr;
+}
+
+} // namespace
+
+bool background_replay_wanted() {
+    const format::FileHeader* header = dump_header();
+    return header && options().leak_scan && g_sample_bytes == 0 &&
+           !(header->flags & format::kFlagForkChild) &&
+           __atomic_load_n(&header->data_end, __ATOMIC_ACQUIRE) <= options().leak_scan_max_dump;
+}
+
+bool background_replay_step() {
+    if (pthread_mutex_trylock(&g_lock) != 0) return false;
+    bool found = false;
+    if (!g_given_up) {
+        if (!background_replay_wanted() || (g_pid && g_pid != getpid())) {
+            give_up();
+        } else {
+            if (!g_background) {
+                if (void* memory = internal_alloc(sizeof(Background))) {
+                    g_background = new (memory) Background;
+                    g_pid = getpid();
+                    if (!g_background->replay.init(0)) give_up();
+                } else {
+                    g_given_up = true;
+                }
+            }
+            const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
+            if (g_background && data_end != g_background->replay.read_end()) {
+                found = true;
+                void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
+                if (dump == MAP_FAILED ||
+                    g_background->replay.catch_up(static_cast<const uint8_t*>(dump), data_end,
+                                                  true) != ReplayResult::Ok) {
+                    give_up(); // the scan at exit replays from the start and says what failed
+                }
+                if (dump != MAP_FAILED) raw_munmap(dump, data_end);
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return found;
+}
+
+LiveBlockReplay* background_replay_take_over(ScanArena** arena) {
+    pthread_mutex_lock(&g_lock);
+    LiveBlockReplay* replay = nullptr;
+    if (!g_given_up && g_background && g_pid == getpid()) {
+        replay = &g_background->replay;
+        *arena = &g_background->arena;
+    }
+    g_given_up = true; // no step from now on; the state now belongs to the caller
+    pthread_mutex_unlock(&g_lock);
+    return replay;
+}
+
+} // namespace memtrace::preload
