@@ -36,6 +36,7 @@ MAX_SLOWDOWN_PYTHON_SQLITE = 1.3
 # Sampling mode, from the sampling issue: at most these slowdowns with MEMTRACE_SAMPLE_BYTES=512K.
 MAX_SAMPLED_SLOWDOWN = {"churn": 1.10, "sqlite3": 1.05}
 MAX_THREAD_COST_GROWTH = 1.2
+MAX_ANALYZER_TIME_FRACTION = 0.5  # memtrace leaks/report against heaptrack_print
 EXTRA_RSS_ALLOWANCE_MIB = 64.0
 EXTRA_RSS_ALLOWANCE_FRACTION = 0.5
 # Below this heaptrack slowdown the (m-1)/(h-1) fraction divides by noise.
@@ -583,7 +584,7 @@ def summarise_analyzers(result):
     return summary
 
 
-def evaluate_targets(workload_rows, micro_rows, recorded):
+def evaluate_targets(workload_rows, micro_rows, analyzer_summary, recorded):
     """One row per target: verdicts on wall time (as the targets are stated) and on CPU time,
     which a busy shared machine disturbs far less."""
     checks = []
@@ -631,6 +632,25 @@ def evaluate_targets(workload_rows, micro_rows, recorded):
         extra, limit = r["memtrace_extra_rss_mib"], r["extra_rss_limit_mib"]
         check(f"{r['workload']}: extra peak RSS (MiB) <= 64 MiB + 50% native", limit, extra,
               time_based=False)
+    for r in workload_rows:
+        if r["heaptrack_comparable"] and r.get("compacted_over_heaptrack") is not None:
+            check(f"{r['workload']}: compacted dump / heaptrack trace <= 1", 1.0,
+                  r["compacted_over_heaptrack"], time_based=False,
+                  detail="sizes of the last repetition's files")
+    tools = {t["tool"]: t for t in (analyzer_summary or {}).get("tools", [])}
+    reference = tools.get("heaptrack_print")
+    if reference and reference["wall_s"] and reference["cpu_s"]:
+        for label in ("memtrace leaks", "memtrace report", "memtrace leaks (compacted)",
+                      "memtrace report (compacted)"):
+            t = tools.get(label)
+            if not t or t["wall_s"] is None:
+                continue
+            check(f"{label}: time / heaptrack_print's <= {MAX_ANALYZER_TIME_FRACTION}",
+                  MAX_ANALYZER_TIME_FRACTION, t["wall_s"] / reference["wall_s"],
+                  t["cpu_s"] / reference["cpu_s"] if t["cpu_s"] is not None else None,
+                  detail=f"on the {analyzer_summary['workload']} dump")
+            check(f"{label}: peak RSS / heaptrack_print's <= 1", 1.0,
+                  t["peak_rss_mib"] / reference["peak_rss_mib"], time_based=False)
     if not recorded:
         for c in checks:
             c["result"] = c["cpu_result"] = "n/a"
@@ -903,7 +923,7 @@ def main():
         results["micro"] = summarise_micro(*micro, bench.ncpu) if micro else []
         results["analyzers"] = summarise_analyzers(analyzers)
         results["targets"] = evaluate_targets(results["workloads"], results["micro"],
-                                              bench.preload_recorded)
+                                              results["analyzers"], bench.preload_recorded)
         results["elapsed_s"] = time.monotonic() - started
         results["samples"] = {
             "workloads": w_samples,
