@@ -56,7 +56,7 @@ inline uint64_t event_time_ns() {
 // allocation that produced the block (seen on this machine without it).
 inline uint64_t ordered_event_time_ns() {
     if (__builtin_expect(!g_event_clock.use_tsc, 0)) return monotonic_ns();
-    _mm_lfence();
+    asm volatile("lfence" ::: "memory"); // also keeps the compiler from moving loads across
     return tsc_to_ns(__rdtsc());
 }
 

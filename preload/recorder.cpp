@@ -313,10 +313,10 @@ void sampler_start_from_sampling() {
     sampler_start_if_due(event_time_ns());
 }
 
-void record_free(void* p, uint64_t time) {
+void record_free(void* p, uint64_t usable, uint64_t time) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    count_free_event(usable_size(p));
+    count_free_event(usable);
     write_free(thread, p, time);
     thread.busy = false;
 }
