@@ -1,18 +1,50 @@
 #define UNW_LOCAL_ONLY
 #include "unwinder.h"
 
+#include "frame_rule_cache.h"
 #include "memtrace/dump_format.h"
 
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern "C" void* __libc_stack_end; // ld.so: where the main thread's stack started
 
 namespace memtrace::preload {
 namespace {
 
+enum class Mode : uint8_t { Own, Libunwind, Compare };
+
+constinit Mode g_mode = Mode::Own;
+
 // memtrace's own executable code, whose frames are dropped from the top of each stack.
-uint64_t g_own_start = 0;
-uint64_t g_own_end = 0;
+constinit uint64_t g_own_start = 0;
+constinit uint64_t g_own_end = 0;
+
+// libunwind's buffer holds this many frames beyond the requested depth: room for memtrace's own
+// frames on top, and one more to tell a full stack from a deeper one.
+constexpr uint32_t kOwnFramesRoom = 8;
+
+// The stack of the calling thread: every address in [low, high) is mapped. high == 0: not
+// learnt yet; low > high: unknown (captures on this thread go to libunwind).
+struct StackBounds {
+    uint64_t low;
+    uint64_t high;
+};
+constinit thread_local StackBounds t_stack __attribute__((tls_model("initial-exec"))) = {0, 0};
+
+// MEMTRACE_UNWINDER=compare: how many captures agreed, fell back or differed.
+struct CompareCounts {
+    uint64_t captures;
+    uint64_t fallbacks;
+    uint64_t mismatches;
+};
+constinit CompareCounts g_compare{};
 
 int find_own_range(dl_phdr_info* info, size_t, void* data) {
     const auto marker = reinterpret_cast<uint64_t>(data);
@@ -30,17 +62,38 @@ int find_own_range(dl_phdr_info* info, size_t, void* data) {
     return 0;
 }
 
-} // namespace
-
-void unwinder_init() {
-    // Per-thread caches: no lock shared between threads while unwinding.
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    dl_iterate_phdr(find_own_range, reinterpret_cast<void*>(&unwinder_init));
+inline bool is_own(uint64_t address) {
+    return address >= g_own_start && address < g_own_end;
 }
 
-uint32_t capture_stack(uint64_t* frames, uint32_t max_depth, bool* truncated) {
-    // Room for our own frames on top, and one more to tell a full stack from a deeper one.
-    constexpr uint32_t kOwnFramesRoom = 8;
+// Once per thread (the thread is busy: what pthread_getattr_np allocates is not recorded).
+[[gnu::noinline]] void learn_stack_bounds(StackBounds& bounds) {
+    bounds = StackBounds{1, 0};
+    if (syscall(SYS_gettid) == getpid()) {
+        // The main thread's stack is mapped from any frame up to where it started; below, it
+        // may grow to the limit, and the kernel keeps other mappings at least 128 MiB below
+        // its top (or the limit, when larger) - so a frame in that range is on this stack.
+        rlimit limit{};
+        uint64_t size = uint64_t{128} << 20;
+        if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur < size) size = limit.rlim_cur;
+        const auto high = reinterpret_cast<uint64_t>(__libc_stack_end);
+        if (high > size) bounds = StackBounds{high - size, high};
+        return;
+    }
+    pthread_attr_t attributes;
+    if (pthread_getattr_np(pthread_self(), &attributes) != 0) return;
+    void* address = nullptr;
+    size_t size = 0;
+    if (pthread_attr_getstack(&attributes, &address, &size) == 0 && address && size) {
+        const auto low = reinterpret_cast<uint64_t>(address);
+        bounds = StackBounds{low, low + size};
+    }
+    pthread_attr_destroy(&attributes);
+}
+
+// The old way, and the fallback: libunwind's backtrace, memtrace's frames cut off the top.
+[[gnu::always_inline]] inline uint32_t capture_with_libunwind(uint64_t* frames, uint32_t max_depth,
+                                                              bool* truncated) {
     void** raw = reinterpret_cast<void**>(frames);
     int count = unw_backtrace(raw, static_cast<int>(max_depth + kOwnFramesRoom + 1));
     if (count <= 0) {
@@ -48,15 +101,173 @@ uint32_t capture_stack(uint64_t* frames, uint32_t max_depth, bool* truncated) {
         return 0;
     }
     uint32_t skip = 0;
-    while (skip < static_cast<uint32_t>(count) && frames[skip] >= g_own_start &&
-           frames[skip] < g_own_end) {
+    while (skip < static_cast<uint32_t>(count) && is_own(frames[skip]))
         ++skip;
-    }
     uint32_t depth = static_cast<uint32_t>(count) - skip;
     *truncated =
         depth > max_depth || static_cast<uint32_t>(count) == max_depth + kOwnFramesRoom + 1;
     if (depth > max_depth) depth = max_depth;
     if (skip) memmove(frames, frames + skip, depth * sizeof(uint64_t));
+    return depth;
+}
+
+// The same stack as capture_with_libunwind() would give, or false when this walk cannot be
+// sure of that (the caller then asks libunwind). Must be inlined into capture_stack(): the walk
+// starts from the frame that would call unw_backtrace().
+//
+// memtrace's own frames are crossed by their frame pointers (all of libmemtrace is built with
+// them), so the walk starts at the app's frame with the registers the app had at its call:
+// RIP = the return address, RSP = the CFA of memtrace's outermost frame, RBP as saved there.
+// From there each step is one cached rule: CFA = RSP or RBP + offset, the caller's RIP at
+// CFA - 8, its RBP unchanged or at CFA + offset, its RSP = CFA. Like libunwind 1.6's fast
+// trace, each frame is recorded as its return address (its rule is the one at the address minus
+// one, the call instruction), and the walk stops after a frame whose return address (or RBP) is
+// undefined, or at a return address below 0x4000. Every read is checked to lie in the thread's
+// stack, and the CFA must move up.
+[[gnu::always_inline]] inline bool capture_with_rules(uint64_t* frames, uint32_t max_depth,
+                                                      bool* truncated, uint32_t* depth_out) {
+    StackBounds bounds = t_stack;
+    if (__builtin_expect(bounds.high == 0, 0)) {
+        learn_stack_bounds(t_stack);
+        bounds = t_stack;
+    }
+    const uint64_t low = reinterpret_cast<uint64_t>(__builtin_frame_address(0));
+    const uint64_t high = bounds.high;
+    if (low < bounds.low || low >= high) return false; // another stack (signal, coroutine)
+
+    // libunwind records this frame, then one per return address into memtrace.
+    uint32_t own_frames = 1;
+    uint64_t frame = low;
+    uint64_t rip, rsp, rbp;
+    for (;;) {
+        if ((frame & 7) || frame + 16 > high) return false;
+        const auto* saved = reinterpret_cast<const uint64_t*>(frame);
+        rip = saved[1];
+        rbp = saved[0];
+        rsp = frame + 16;
+        if (!is_own(rip)) break;
+        if (++own_frames > kOwnFramesRoom - 2 || rbp <= frame) return false;
+        frame = rbp;
+    }
+
+    const uint32_t limit = max_depth + kOwnFramesRoom + 1 - own_frames;
+    uint32_t count = 0;
+    while (rip >= 0x4000) {
+        frames[count++] = rip;
+        if (count == limit) break;
+        const uint64_t packed = frame_rule_lookup(rip - 1); // the call instruction
+        if (__builtin_expect(packed == 0, 0)) return false;
+        const FrameRule rule = unpack_frame_rule(packed);
+        if (rule.kind != FrameKind::Standard) {
+            if (rule.kind == FrameKind::Outermost) break;
+            return false;
+        }
+        const uint64_t cfa =
+            (rule.cfa_from_rbp ? rbp : rsp) + static_cast<int64_t>(rule.cfa_offset);
+        if (cfa <= rsp || cfa - 8 < low || cfa > high) return false;
+        rip = reinterpret_cast<const uint64_t*>(cfa)[-1];
+        if (rule.rbp_saved) {
+            const uint64_t at = cfa + static_cast<int64_t>(rule.rbp_offset);
+            if (at < low || at + 8 > high) return false;
+            rbp = *reinterpret_cast<const uint64_t*>(at);
+        }
+        rsp = cfa;
+    }
+    *truncated = count > max_depth;
+    *depth_out = count > max_depth ? max_depth : count;
+    return true;
+}
+
+void write_text(const char* text) {
+    ssize_t ignored = write(STDERR_FILENO, text, strlen(text));
+    (void)ignored;
+}
+
+void write_number(uint64_t value, bool hex) {
+    char text[24];
+    char* p = text + sizeof(text) - 1;
+    *p = '\0';
+    do {
+        const unsigned digit = static_cast<unsigned>(value % (hex ? 16 : 10));
+        *--p = static_cast<char>(digit < 10 ? '0' + digit : 'a' + digit - 10);
+        value /= hex ? 16 : 10;
+    } while (value);
+    write_text(p);
+}
+
+void write_stack(const char* label, const uint64_t* frames, uint32_t depth, bool truncated) {
+    write_text(label);
+    for (uint32_t i = 0; i < depth; ++i) {
+        write_text(" 0x");
+        write_number(frames[i], true);
+    }
+    write_text(truncated ? " (truncated)\n" : "\n");
+}
+
+// MEMTRACE_UNWINDER=compare: both unwinders, libunwind's result kept, differences on stderr.
+[[gnu::noinline]] void report_mismatch(const uint64_t* own, uint32_t own_depth, bool own_truncated,
+                                       const uint64_t* reference, uint32_t depth, bool truncated) {
+    if (__atomic_add_fetch(&g_compare.mismatches, 1, __ATOMIC_RELAXED) > 20) return;
+    write_text("memtrace: unwinder mismatch\n");
+    write_stack("  own:      ", own, own_depth, own_truncated);
+    write_stack("  libunwind:", reference, depth, truncated);
+}
+
+void report_comparison() {
+    if (g_mode != Mode::Compare) return;
+    write_text("memtrace: unwinder compare: captures ");
+    write_number(__atomic_load_n(&g_compare.captures, __ATOMIC_RELAXED), false);
+    write_text(", fallbacks ");
+    write_number(__atomic_load_n(&g_compare.fallbacks, __ATOMIC_RELAXED), false);
+    write_text(", mismatches ");
+    write_number(__atomic_load_n(&g_compare.mismatches, __ATOMIC_RELAXED), false);
+    write_text("\n");
+}
+
+} // namespace
+
+void unwinder_init() {
+    // Per-thread caches: no lock shared between threads while unwinding.
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    dl_iterate_phdr(find_own_range, reinterpret_cast<void*>(&unwinder_init));
+    const char* choice = getenv("MEMTRACE_UNWINDER");
+    if (choice && strcmp(choice, "libunwind") == 0) {
+        g_mode = Mode::Libunwind;
+    } else if (choice && strcmp(choice, "compare") == 0) {
+        g_mode = Mode::Compare;
+        atexit(report_comparison);
+    } else if (choice && *choice && strcmp(choice, "memtrace") != 0) {
+        write_text("memtrace: MEMTRACE_UNWINDER must be memtrace, libunwind or compare; using "
+                   "memtrace\n");
+    }
+    if (g_mode != Mode::Libunwind && !frame_rule_cache_init()) g_mode = Mode::Libunwind;
+}
+
+void unwinder_forget_modules() {
+    frame_rule_cache_forget_modules();
+}
+
+[[gnu::noinline]] uint32_t capture_stack(uint64_t* frames, uint32_t max_depth, bool* truncated) {
+    if (g_mode == Mode::Own) {
+        uint32_t depth = 0;
+        if (__builtin_expect(capture_with_rules(frames, max_depth, truncated, &depth), 1))
+            return depth;
+        return capture_with_libunwind(frames, max_depth, truncated);
+    }
+    if (g_mode == Mode::Libunwind) return capture_with_libunwind(frames, max_depth, truncated);
+
+    uint64_t own[format::kMaxStackDepth + kOwnFramesRoom + 1];
+    uint32_t own_depth = 0;
+    bool own_truncated = false;
+    const bool walked = capture_with_rules(own, max_depth, &own_truncated, &own_depth);
+    const uint32_t depth = capture_with_libunwind(frames, max_depth, truncated);
+    __atomic_add_fetch(&g_compare.captures, 1, __ATOMIC_RELAXED);
+    if (!walked) {
+        __atomic_add_fetch(&g_compare.fallbacks, 1, __ATOMIC_RELAXED);
+    } else if (own_depth != depth || own_truncated != *truncated ||
+               memcmp(own, frames, depth * sizeof(uint64_t)) != 0) {
+        report_mismatch(own, own_depth, own_truncated, frames, depth, *truncated);
+    }
     return depth;
 }
 
