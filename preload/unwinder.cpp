@@ -111,6 +111,70 @@ inline bool is_own(uint64_t address) {
     return depth;
 }
 
+// One step of a walk: the registers of a frame, innermost first. rbp_from_slot says the
+// step that produced this state read RBP from [rsp + rbp_offset] (else it came unchanged).
+struct WalkState {
+    uint64_t rip;
+    uint64_t rsp;
+    uint64_t rbp;
+    int32_t rbp_offset;
+    uint32_t rbp_from_slot;
+};
+
+// The thread's previous walk, outermost state first, for the part of the stack that has not
+// changed since (see capture_with_rules). A chain of states each derived from the one after it
+// by the rules of the generation below; its slots are checked against memory when used.
+inline constexpr uint32_t kCachedStates = 80; // deeper walks are not cached
+struct WalkCache {
+    uint64_t generation;
+    uint32_t count;      // states; 0 = nothing cached
+    bool ended_by_limit; // the walk stopped at its frame limit at states[0]
+    bool last_is_frame;  // states[0] is a recorded frame (else its rip < 0x4000 ended the walk)
+    WalkState states[kCachedStates];
+};
+constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec"))) = {};
+
+[[gnu::always_inline]] inline uint64_t lookup_rule(uint64_t pc, uint64_t generation) {
+    const FrameRuleSlot& slot =
+        g_frame_rule_slots[(pc * 0x9e3779b97f4a7c15ull) >> (64 - kFrameRuleSlotsLog2)];
+    if (__atomic_load_n(&slot.key, __ATOMIC_ACQUIRE) == (pc | generation)) {
+        const uint64_t rule = __atomic_load_n(&slot.rule, __ATOMIC_ACQUIRE);
+        if (rule) return rule;
+    }
+    return frame_rule_miss(pc);
+}
+
+// Reuses the cached walk from states[at] (equal to the current state) outward, if every stack
+// slot the walk would read from there still holds what it held: then the walk would go exactly
+// as before. Writes the frames from frames[count]; returns the new count, or 0 if it cannot.
+[[gnu::always_inline]] inline uint32_t reuse_cached_walk(const WalkCache& cache, uint32_t at,
+                                                         uint64_t* frames, uint32_t count,
+                                                         uint32_t limit, uint64_t low) {
+    const uint32_t cached_frames = cache.last_is_frame ? at + 1 : at;
+    uint32_t take = cached_frames;
+    if (count + take > limit) {
+        take = limit - count;
+    } else if (cache.ended_by_limit && count + take < limit) {
+        return 0; // the walk would go on past where the cached one stopped
+    }
+    // The states after states[at] that the walk reaches: down to the last frame taken, and the
+    // terminal state when the walk gets there.
+    const uint32_t last = take == cached_frames && !cache.last_is_frame ? 0 : at + 1 - take;
+    bool same = true;
+    for (uint32_t k = at; k-- > last;) {
+        const WalkState& state = cache.states[k];
+        const uint64_t slot = state.rsp - 8;
+        const uint64_t rbp_slot = state.rsp + static_cast<int64_t>(state.rbp_offset);
+        same &= slot >= low && *reinterpret_cast<const uint64_t*>(slot) == state.rip;
+        if (state.rbp_from_slot)
+            same &= rbp_slot >= low && *reinterpret_cast<const uint64_t*>(rbp_slot) == state.rbp;
+    }
+    if (!same) return 0;
+    for (uint32_t i = 0; i < take; ++i)
+        frames[count + i] = cache.states[at - i].rip;
+    return count + take;
+}
+
 // The same stack as capture_with_libunwind() would give, or false when this walk cannot be
 // sure of that (the caller then asks libunwind). Must be inlined into capture_stack(): the walk
 // starts from the frame that would call unw_backtrace().
@@ -124,8 +188,16 @@ inline bool is_own(uint64_t address) {
 // one, the call instruction), and the walk stops after a frame whose return address (or RBP) is
 // undefined, or at a return address below 0x4000. Every read is checked to lie in the thread's
 // stack, and the CFA must move up.
+//
+// Consecutive captures on a thread mostly share the outer part of the stack. A walk is a
+// function of its state (rip, rsp, rbp) and of the slots it reads, so once the state equals
+// one of the previous walk's, checking that the slots it read from there on still hold the
+// same values proves the rest of the walk is the same: those loads are independent of each
+// other, where a walk step waits for the previous one.
 [[gnu::always_inline]] inline bool capture_with_rules(uint64_t* frames, uint32_t max_depth,
                                                       bool* truncated, uint32_t* depth_out) {
+    const uint64_t generation = __atomic_load_n(&g_frame_rule_generation, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(generation == ~uint64_t{0}, 0)) return false;
     StackBounds bounds = t_stack;
     if (__builtin_expect(bounds.high == 0, 0)) {
         learn_stack_bounds(t_stack);
@@ -138,24 +210,65 @@ inline bool is_own(uint64_t address) {
     // libunwind records this frame, then one per return address into memtrace.
     uint32_t own_frames = 1;
     uint64_t frame = low;
-    uint64_t rip, rsp, rbp;
+    // The app's RBP is the one memtrace's outermost frame saved, at its CFA - 16.
+    WalkState state{0, 0, 0, -16, 1};
     for (;;) {
         if ((frame & 7) || frame + 16 > high) return false;
         const auto* saved = reinterpret_cast<const uint64_t*>(frame);
-        rip = saved[1];
-        rbp = saved[0];
-        rsp = frame + 16;
-        if (!is_own(rip)) break;
-        if (++own_frames > kOwnFramesRoom - 2 || rbp <= frame) return false;
-        frame = rbp;
+        state.rip = saved[1];
+        state.rbp = saved[0];
+        state.rsp = frame + 16;
+        if (!is_own(state.rip)) break;
+        if (++own_frames > kOwnFramesRoom - 2 || state.rbp <= frame) return false;
+        frame = state.rbp;
     }
 
+    WalkCache& cache = t_walk;
+    // The innermost cached state not below the current one; -1 once no join is possible.
+    int32_t candidate =
+        cache.count && cache.generation == generation ? static_cast<int32_t>(cache.count) - 1 : -1;
+    WalkState walked[kCachedStates]; // this walk's states until it joins the cached one
+    uint32_t steps = 0;
+    bool cacheable = true;
+    bool ended_by_limit = false;
     const uint32_t limit = max_depth + kOwnFramesRoom + 1 - own_frames;
     uint32_t count = 0;
-    while (rip >= 0x4000) {
-        frames[count++] = rip;
-        if (count == limit) break;
-        const uint64_t packed = frame_rule_lookup(rip - 1); // the call instruction
+    for (;;) {
+        while (candidate >= 0 && cache.states[candidate].rsp < state.rsp)
+            --candidate;
+        if (candidate >= 0 && cache.states[candidate].rsp == state.rsp) {
+            const WalkState& cached = cache.states[candidate];
+            if (cached.rip == state.rip && cached.rbp == state.rbp) {
+                const auto at = static_cast<uint32_t>(candidate);
+                const uint32_t joined = reuse_cached_walk(cache, at, frames, count, limit, low);
+                if (joined) {
+                    // The cached states from `at` out, then this walk's states on top.
+                    if (at + 1 + steps <= kCachedStates) {
+                        for (uint32_t i = 0; i < steps; ++i)
+                            cache.states[at + 1 + i] = walked[steps - 1 - i];
+                        cache.count = at + 1 + steps;
+                    } else {
+                        cache.count = 0;
+                    }
+                    *truncated = joined > max_depth;
+                    *depth_out = joined > max_depth ? max_depth : joined;
+                    return true;
+                }
+            }
+            --candidate; // the same frame address, another state: perhaps further out
+        }
+        if (steps < kCachedStates) {
+            walked[steps++] = state;
+        } else {
+            cacheable = false;
+        }
+        if (state.rip < 0x4000) break;
+        frames[count++] = state.rip;
+        if (count == limit) {
+            ended_by_limit = true;
+            break;
+        }
+        const uint64_t packed = lookup_rule(state.rip - 1, generation); // the call instruction
         if (__builtin_expect(packed == 0, 0)) return false;
         const FrameRule rule = unpack_frame_rule(packed);
         if (rule.kind != FrameKind::Standard) {
@@ -163,15 +276,27 @@ inline bool is_own(uint64_t address) {
             return false;
         }
         const uint64_t cfa =
-            (rule.cfa_from_rbp ? rbp : rsp) + static_cast<int64_t>(rule.cfa_offset);
-        if (cfa <= rsp || cfa - 8 < low || cfa > high) return false;
-        rip = reinterpret_cast<const uint64_t*>(cfa)[-1];
+            (rule.cfa_from_rbp ? state.rbp : state.rsp) + static_cast<int64_t>(rule.cfa_offset);
+        if (cfa <= state.rsp || cfa - 8 < low || cfa > high) return false;
+        state.rip = reinterpret_cast<const uint64_t*>(cfa)[-1];
+        state.rbp_from_slot = rule.rbp_saved;
+        state.rbp_offset = rule.rbp_offset;
         if (rule.rbp_saved) {
             const uint64_t at = cfa + static_cast<int64_t>(rule.rbp_offset);
             if (at < low || at + 8 > high) return false;
-            rbp = *reinterpret_cast<const uint64_t*>(at);
+            state.rbp = *reinterpret_cast<const uint64_t*>(at);
         }
-        rsp = cfa;
+        state.rsp = cfa;
+    }
+    if (cacheable) {
+        for (uint32_t i = 0; i < steps; ++i)
+            cache.states[i] = walked[steps - 1 - i];
+        cache.count = steps;
+        cache.generation = generation;
+        cache.ended_by_limit = ended_by_limit;
+        cache.last_is_frame = walked[steps - 1].rip >= 0x4000;
+    } else {
+        cache.count = 0;
     }
     *truncated = count > max_depth;
     *depth_out = count > max_depth ? max_depth : count;
@@ -224,6 +349,23 @@ void report_comparison() {
     write_text("\n");
 }
 
+// MEMTRACE_UNWINDER=compare: both unwinders from this same frame, libunwind's result kept.
+[[gnu::noinline]] uint32_t capture_both(uint64_t* frames, uint32_t max_depth, bool* truncated) {
+    uint64_t own[format::kMaxStackDepth + kOwnFramesRoom + 1];
+    uint32_t own_depth = 0;
+    bool own_truncated = false;
+    const bool walked = capture_with_rules(own, max_depth, &own_truncated, &own_depth);
+    const uint32_t depth = capture_with_libunwind(frames, max_depth, truncated);
+    __atomic_add_fetch(&g_compare.captures, 1, __ATOMIC_RELAXED);
+    if (!walked) {
+        __atomic_add_fetch(&g_compare.fallbacks, 1, __ATOMIC_RELAXED);
+    } else if (own_depth != depth || own_truncated != *truncated ||
+               memcmp(own, frames, depth * sizeof(uint64_t)) != 0) {
+        report_mismatch(own, own_depth, own_truncated, frames, depth, *truncated);
+    }
+    return depth;
+}
+
 } // namespace
 
 void unwinder_init() {
@@ -248,27 +390,14 @@ void unwinder_forget_modules() {
 }
 
 [[gnu::noinline]] uint32_t capture_stack(uint64_t* frames, uint32_t max_depth, bool* truncated) {
-    if (g_mode == Mode::Own) {
+    if (__builtin_expect(g_mode == Mode::Own, 1)) {
         uint32_t depth = 0;
         if (__builtin_expect(capture_with_rules(frames, max_depth, truncated, &depth), 1))
             return depth;
         return capture_with_libunwind(frames, max_depth, truncated);
     }
     if (g_mode == Mode::Libunwind) return capture_with_libunwind(frames, max_depth, truncated);
-
-    uint64_t own[format::kMaxStackDepth + kOwnFramesRoom + 1];
-    uint32_t own_depth = 0;
-    bool own_truncated = false;
-    const bool walked = capture_with_rules(own, max_depth, &own_truncated, &own_depth);
-    const uint32_t depth = capture_with_libunwind(frames, max_depth, truncated);
-    __atomic_add_fetch(&g_compare.captures, 1, __ATOMIC_RELAXED);
-    if (!walked) {
-        __atomic_add_fetch(&g_compare.fallbacks, 1, __ATOMIC_RELAXED);
-    } else if (own_depth != depth || own_truncated != *truncated ||
-               memcmp(own, frames, depth * sizeof(uint64_t)) != 0) {
-        report_mismatch(own, own_depth, own_truncated, frames, depth, *truncated);
-    }
-    return depth;
+    return capture_both(frames, max_depth, truncated);
 }
 
 } // namespace memtrace::preload
