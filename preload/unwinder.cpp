@@ -111,8 +111,9 @@ inline bool is_own(uint64_t address) {
     return depth;
 }
 
-// One step of a walk: the registers of a frame, innermost first. rbp_from_slot says the
-// step that produced this state read RBP from [rsp + rbp_offset] (else it came unchanged).
+// One step of a walk: the registers of a frame. The step that produced this state from the
+// inner one read RIP from [rsp - 8] and, if rbp_from_slot, RBP from [rsp + rbp_offset] (else
+// RBP came unchanged from the inner state).
 struct WalkState {
     uint64_t rip;
     uint64_t rsp;
@@ -242,7 +243,11 @@ constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec")
                 const auto at = static_cast<uint32_t>(candidate);
                 const uint32_t joined = reuse_cached_walk(cache, at, frames, count, limit, low);
                 if (joined) {
-                    // The cached states from `at` out, then this walk's states on top.
+                    // The cached states from `at` out, then this walk's states on top. The
+                    // joined state now follows this walk's previous state: record how this
+                    // walk read its RBP, which later checks of the chain rely on.
+                    cache.states[at].rbp_from_slot = state.rbp_from_slot;
+                    cache.states[at].rbp_offset = state.rbp_offset;
                     if (at + 1 + steps <= kCachedStates) {
                         for (uint32_t i = 0; i < steps; ++i)
                             cache.states[at + 1 + i] = walked[steps - 1 - i];
@@ -263,6 +268,7 @@ constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec")
             cacheable = false;
         }
         if (state.rip < 0x4000) break;
+        if (state.rip >> 47) return false; // not a user-space address: a damaged stack
         frames[count++] = state.rip;
         if (count == limit) {
             ended_by_limit = true;
