@@ -158,21 +158,26 @@ constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec")
     } else if (cache.ended_by_limit && count + take < limit) {
         return 0; // the walk would go on past where the cached one stopped
     }
-    // The states after states[at] that the walk reaches: down to the last frame taken, and the
-    // terminal state when the walk gets there.
-    const uint32_t last = take == cached_frames && !cache.last_is_frame ? 0 : at + 1 - take;
-    bool same = true;
-    for (uint32_t k = at; k-- > last;) {
-        const WalkState& state = cache.states[k];
+    // Copies the frames and checks each state after states[at] that the walk reaches: down to
+    // the last frame taken, and the terminal state when the walk gets there.
+    const WalkState* states = cache.states;
+    uint64_t* out = frames + count;
+    auto holds = [low](const WalkState& state) {
         const uint64_t slot = state.rsp - 8;
         const uint64_t rbp_slot = state.rsp + static_cast<int64_t>(state.rbp_offset);
-        same &= slot >= low && *reinterpret_cast<const uint64_t*>(slot) == state.rip;
+        bool same = slot >= low && *reinterpret_cast<const uint64_t*>(slot) == state.rip;
         if (state.rbp_from_slot)
             same &= rbp_slot >= low && *reinterpret_cast<const uint64_t*>(rbp_slot) == state.rbp;
+        return same;
+    };
+    out[0] = states[at].rip;
+    bool same = true;
+    for (uint32_t i = 1; i < take; ++i) {
+        out[i] = states[at - i].rip;
+        same &= holds(states[at - i]);
     }
+    if (take == cached_frames && !cache.last_is_frame) same &= holds(states[0]);
     if (!same) return 0;
-    for (uint32_t i = 0; i < take; ++i)
-        frames[count + i] = cache.states[at - i].rip;
     return count + take;
 }
 
