@@ -4,13 +4,13 @@
 #include "frame_rule_cache.h"
 #include "memtrace/dump_format.h"
 
+#include <fcntl.h>
 #include <libunwind.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 extern "C" void* __libc_stack_end; // ld.so: where the main thread's stack started
@@ -30,13 +30,18 @@ constinit uint64_t g_own_end = 0;
 // frames on top, and one more to tell a full stack from a deeper one.
 constexpr uint32_t kOwnFramesRoom = 8;
 
-// The stack of the calling thread: every address in [low, high) is mapped. high == 0: not
-// learnt yet; low > high: unknown (captures on this thread go to libunwind).
+// Where a walk may read: [low, high) is known to be mapped. The main thread's stack is known
+// once for the process; other stacks are looked up in /proc/self/maps once per thread (and
+// again, a few times at most, when the thread is found running on another stack).
 struct StackBounds {
     uint64_t low;
     uint64_t high;
+    uint32_t lookups;
 };
-constinit thread_local StackBounds t_stack __attribute__((tls_model("initial-exec"))) = {0, 0};
+constinit thread_local StackBounds t_stack __attribute__((tls_model("initial-exec"))) = {};
+constinit uint64_t g_main_stack_low = 0;
+constinit uint64_t g_main_stack_high = 0;
+constexpr uint32_t kMaxStackLookups = 4;
 
 // MEMTRACE_UNWINDER=compare: how many captures agreed, fell back or differed.
 struct CompareCounts {
@@ -66,29 +71,78 @@ inline bool is_own(uint64_t address) {
     return address >= g_own_start && address < g_own_end;
 }
 
-// Once per thread (the thread is busy: what pthread_getattr_np allocates is not recorded).
-[[gnu::noinline]] void learn_stack_bounds(StackBounds& bounds) {
-    bounds = StackBounds{1, 0};
-    if (syscall(SYS_gettid) == getpid()) {
-        // The main thread's stack is mapped from any frame up to where it started; below, it
-        // may grow to the limit, and the kernel keeps other mappings at least 128 MiB below
-        // its top (or the limit, when larger) - so a frame in that range is on this stack.
-        rlimit limit{};
-        uint64_t size = uint64_t{128} << 20;
-        if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur < size) size = limit.rlim_cur;
-        const auto high = reinterpret_cast<uint64_t>(__libc_stack_end);
-        if (high > size) bounds = StackBounds{high - size, high};
-        return;
+// The main thread's stack is mapped from any frame up to where it started; below, it may grow
+// to the limit, and the kernel keeps other mappings at least 128 MiB (plus the stack's random
+// offset) below its top, so a frame less than min(limit, 128 MiB) below that is on this stack.
+void learn_main_stack() {
+    rlimit limit{};
+    uint64_t size = uint64_t{128} << 20;
+    if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur < size) size = limit.rlim_cur;
+    const auto high = reinterpret_cast<uint64_t>(__libc_stack_end);
+    if (high <= size) return;
+    g_main_stack_low = high - size;
+    g_main_stack_high = high;
+}
+
+// The mapping of /proc/self/maps that holds address, read in pieces into a buffer on the stack
+// (no allocation, no lock: pthread_getattr_np would take the thread's own lock, which a
+// caller of pthread_getattr_np may hold while it allocates).
+bool find_mapping(uint64_t address, uint64_t* begin, uint64_t* end) {
+    const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buffer[4096];
+    size_t kept = 0; // bytes of an unfinished line at the buffer's start
+    bool found = false;
+    bool done = false;
+    while (!done) {
+        const ssize_t n = read(fd, buffer + kept, sizeof(buffer) - kept);
+        if (n <= 0) break;
+        const size_t filled = kept + static_cast<size_t>(n);
+        size_t line = 0;
+        for (size_t i = 0; i < filled && !done; ++i) {
+            if (buffer[i] != '\n') continue;
+            uint64_t values[2] = {0, 0};
+            size_t p = line;
+            for (uint64_t& value : values) {
+                for (; p < i; ++p) {
+                    const char c = buffer[p];
+                    const int digit = c >= '0' && c <= '9'   ? c - '0'
+                                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                             : -1;
+                    if (digit < 0) break;
+                    value = value << 4 | static_cast<uint64_t>(digit);
+                }
+                ++p; // the '-' between the two
+            }
+            if (values[0] > address) {
+                done = true; // the list is in address order
+            } else if (address < values[1]) {
+                *begin = values[0];
+                *end = values[1];
+                found = done = true;
+            }
+            line = i + 1;
+        }
+        kept = filled - line;
+        if (kept == sizeof(buffer)) break; // a line longer than the buffer: give up
+        memmove(buffer, buffer + line, kept);
     }
-    pthread_attr_t attributes;
-    if (pthread_getattr_np(pthread_self(), &attributes) != 0) return;
-    void* address = nullptr;
-    size_t size = 0;
-    if (pthread_attr_getstack(&attributes, &address, &size) == 0 && address && size) {
-        const auto low = reinterpret_cast<uint64_t>(address);
-        bounds = StackBounds{low, low + size};
-    }
-    pthread_attr_destroy(&attributes);
+    close(fd);
+    return found;
+}
+
+// Bounds for a stack other than the main thread's, from the mapping that holds it. For a
+// thread of pthread_create that is its whole stack block (the guard page below is a mapping of
+// its own); its frames lie below the thread's descriptor, which sits at the block's top.
+[[gnu::noinline]] bool learn_thread_stack(StackBounds& bounds, uint64_t sp) {
+    if (bounds.lookups >= kMaxStackLookups) return false;
+    ++bounds.lookups;
+    uint64_t begin = 0, end = 0;
+    if (!find_mapping(sp, &begin, &end)) return false;
+    const auto descriptor = reinterpret_cast<uint64_t>(pthread_self());
+    bounds.low = begin;
+    bounds.high = sp < descriptor && descriptor <= end ? descriptor : end;
+    return sp < bounds.high;
 }
 
 // The old way, and the fallback: libunwind's backtrace, memtrace's frames cut off the top.
@@ -204,14 +258,16 @@ constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec")
                                                       bool* truncated, uint32_t* depth_out) {
     const uint64_t generation = __atomic_load_n(&g_frame_rule_generation, __ATOMIC_ACQUIRE);
     if (__builtin_expect(generation == ~uint64_t{0}, 0)) return false;
-    StackBounds bounds = t_stack;
-    if (__builtin_expect(bounds.high == 0, 0)) {
-        learn_stack_bounds(t_stack);
-        bounds = t_stack;
-    }
     const uint64_t low = reinterpret_cast<uint64_t>(__builtin_frame_address(0));
-    const uint64_t high = bounds.high;
-    if (low < bounds.low || low >= high) return false; // another stack (signal, coroutine)
+    uint64_t high = g_main_stack_high;
+    if (low - g_main_stack_low >= high - g_main_stack_low) {
+        // Not the main thread's stack: another thread's, a signal stack, a coroutine's.
+        StackBounds& bounds = t_stack;
+        if (__builtin_expect(low < bounds.low || low >= bounds.high, 0) &&
+            !learn_thread_stack(bounds, low))
+            return false;
+        high = bounds.high;
+    }
 
     // libunwind records this frame, then one per return address into memtrace.
     uint32_t own_frames = 1;
@@ -383,6 +439,7 @@ void unwinder_init() {
     // Per-thread caches: no lock shared between threads while unwinding.
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     dl_iterate_phdr(find_own_range, reinterpret_cast<void*>(&unwinder_init));
+    learn_main_stack();
     const char* choice = getenv("MEMTRACE_UNWINDER");
     if (choice && strcmp(choice, "libunwind") == 0) {
         g_mode = Mode::Libunwind;

@@ -2,7 +2,11 @@
 // built with -O2 and without frame pointers. Recursion deeper and shallower than the depth
 // limit, frames with variable-length arrays (their CFA follows RBP), calls back from libc
 // (qsort), a signal handler that allocates on the thread's stack and on an alternate stack,
-// threads, and a plugin (argv[1]) loaded, called, unloaded and loaded again.
+// threads (whose first allocation happens inside pthread_getattr_np), and a plugin (argv[1])
+// loaded, called, unloaded and loaded again.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE // pthread_getattr_np
+#endif
 #include "program_io.h"
 
 #include <dlfcn.h>
@@ -46,6 +50,10 @@ static void on_signal(int signal) {
 
 static void* thread_main(void* arg) {
     const unsigned id = (unsigned)(unsigned long)arg;
+    // As Rust's runtime does at a thread's start: its first allocation is made inside
+    // pthread_getattr_np, which holds the thread's own lock meanwhile.
+    pthread_attr_t attributes;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) pthread_attr_destroy(&attributes);
     for (unsigned round = 0; round < 50; ++round) {
         recurse(10 + id * 7, 3);
         with_vla(64 + id);
