@@ -40,7 +40,7 @@ uint64_t frame_rule_miss(uint64_t pc) {
     if (generation == ~uint64_t{0} || pc >> kGenerationShift) return 0;
     const uint64_t key = pc | generation;
     const uint64_t mask = (uint64_t{1} << kFrameRuleSlotsLog2) - 1;
-    uint64_t index = (pc * 0x9e3779b97f4a7c15ull) >> (64 - kFrameRuleSlotsLog2);
+    uint64_t index = frame_rule_home(pc);
     for (unsigned probe = 0; probe < kFrameRuleProbes; ++probe, index = (index + 1) & mask) {
         FrameRuleSlot& slot = g_frame_rule_slots[index];
         uint64_t found = __atomic_load_n(&slot.key, __ATOMIC_ACQUIRE);

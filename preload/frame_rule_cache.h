@@ -31,17 +31,28 @@ void frame_rule_cache_forget_modules();
 // Reads the rule with frame_rule_for() and caches it. 0 when the table has no room near pc.
 uint64_t frame_rule_miss(uint64_t pc);
 
-// The packed rule at pc; 0 when the cache is off or full (the caller falls back).
-[[gnu::always_inline]] inline uint64_t frame_rule_lookup(uint64_t pc) {
-    const uint64_t generation = __atomic_load_n(&g_frame_rule_generation, __ATOMIC_RELAXED);
-    if (__builtin_expect(generation == ~uint64_t{0}, 0)) return 0;
-    const FrameRuleSlot& slot =
-        g_frame_rule_slots[(pc * 0x9e3779b97f4a7c15ull) >> (64 - kFrameRuleSlotsLog2)];
+// The slot where pc's probe starts. Code addresses of one 64 KiB window map one to one onto
+// slots, neighbours onto the same cache lines: a program's hot return addresses share few lines.
+inline uint64_t frame_rule_home(uint64_t pc) {
+    return (pc ^ (pc >> kFrameRuleSlotsLog2) ^ (pc >> (2 * kFrameRuleSlotsLog2))) &
+           ((uint64_t{1} << kFrameRuleSlotsLog2) - 1);
+}
+
+// The packed rule at pc for a generation read by the caller (not ~0); 0 when the cache has no
+// room near pc (the caller falls back).
+[[gnu::always_inline]] inline uint64_t frame_rule_lookup(uint64_t pc, uint64_t generation) {
+    const FrameRuleSlot& slot = g_frame_rule_slots[frame_rule_home(pc)];
     if (__atomic_load_n(&slot.key, __ATOMIC_ACQUIRE) == (pc | generation)) {
         const uint64_t rule = __atomic_load_n(&slot.rule, __ATOMIC_ACQUIRE);
         if (rule) return rule;
     }
     return frame_rule_miss(pc);
+}
+
+// The same, reading the generation; 0 also when the cache is off.
+inline uint64_t frame_rule_lookup(uint64_t pc) {
+    const uint64_t generation = __atomic_load_n(&g_frame_rule_generation, __ATOMIC_ACQUIRE);
+    return generation == ~uint64_t{0} ? 0 : frame_rule_lookup(pc, generation);
 }
 
 } // namespace memtrace::preload

@@ -189,16 +189,6 @@ struct WalkCache {
 };
 constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec"))) = {};
 
-[[gnu::always_inline]] inline uint64_t lookup_rule(uint64_t pc, uint64_t generation) {
-    const FrameRuleSlot& slot =
-        g_frame_rule_slots[(pc * 0x9e3779b97f4a7c15ull) >> (64 - kFrameRuleSlotsLog2)];
-    if (__atomic_load_n(&slot.key, __ATOMIC_ACQUIRE) == (pc | generation)) {
-        const uint64_t rule = __atomic_load_n(&slot.rule, __ATOMIC_ACQUIRE);
-        if (rule) return rule;
-    }
-    return frame_rule_miss(pc);
-}
-
 // Reuses the cached walk from states[at] (equal to the current state) outward, if every stack
 // slot the walk would read from there still holds what it held: then the walk would go exactly
 // as before. Writes the frames from frames[count]; returns the new count, or 0 if it cannot.
@@ -335,7 +325,8 @@ constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec")
             ended_by_limit = true;
             break;
         }
-        const uint64_t packed = lookup_rule(state.rip - 1, generation); // the call instruction
+        const uint64_t packed =
+            frame_rule_lookup(state.rip - 1, generation); // the call instruction
         if (__builtin_expect(packed == 0, 0)) return false;
         const FrameRule rule = unpack_frame_rule(packed);
         if (rule.kind != FrameKind::Standard) {
