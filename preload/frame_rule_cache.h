@@ -1,7 +1,12 @@
-// Frame rules by code address, shared by all threads: a fixed open-addressing table that is read
-// without a lock and filled on a miss (compare-and-swap of the key, then the rule). Keys carry a
-// generation that dlclose() advances, so a rule of unloaded code is never used for code mapped
-// at the same address later.
+// Frame rules by code address, shared by all threads: a fixed open-addressing table read
+// without a lock and filled on a miss. Keys carry a generation that dlclose() advances, so a rule
+// of unloaded code is never used for code mapped at the same address later; slots of older
+// generations are taken over by newer keys.
+//
+// A slot's rule is written only by the thread that claimed the slot (CAS of its key), right after
+// claiming it; a reader checks the key before and after reading the rule, so it never takes the
+// rule of a slot that changed hands meanwhile. A slot being taken over passes through kClaimed
+// with its rule cleared before it shows its new key.
 #pragma once
 
 #include "frame_rule.h"
@@ -11,9 +16,11 @@
 namespace memtrace::preload {
 
 struct FrameRuleSlot {
-    uint64_t key;  // pc | generation << 48; 0 = free
+    uint64_t key;  // pc | generation << 48; 0 = free, kFrameRuleClaimed = changing hands
     uint64_t rule; // pack_frame_rule(); 0 = not written yet
 };
+
+inline constexpr uint64_t kFrameRuleClaimed = 1; // no return address: pc 0 is below 0x4000
 
 inline constexpr unsigned kFrameRuleSlotsLog2 = 16; // 1 MiB reserved, touched where keys land
 inline constexpr unsigned kFrameRuleProbes = 16;
@@ -42,9 +49,10 @@ inline uint64_t frame_rule_home(uint64_t pc) {
 // room near pc (the caller falls back).
 [[gnu::always_inline]] inline uint64_t frame_rule_lookup(uint64_t pc, uint64_t generation) {
     const FrameRuleSlot& slot = g_frame_rule_slots[frame_rule_home(pc)];
-    if (__atomic_load_n(&slot.key, __ATOMIC_ACQUIRE) == (pc | generation)) {
+    const uint64_t key = pc | generation;
+    if (__atomic_load_n(&slot.key, __ATOMIC_ACQUIRE) == key) {
         const uint64_t rule = __atomic_load_n(&slot.rule, __ATOMIC_ACQUIRE);
-        if (rule) return rule;
+        if (rule && __atomic_load_n(&slot.key, __ATOMIC_RELAXED) == key) return rule;
     }
     return frame_rule_miss(pc);
 }
