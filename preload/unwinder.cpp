@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern "C" void* __libc_stack_end; // ld.so: where the main thread's stack started
@@ -30,18 +31,19 @@ constinit uint64_t g_own_end = 0;
 // frames on top, and one more to tell a full stack from a deeper one.
 constexpr uint32_t kOwnFramesRoom = 8;
 
-// Where a walk may read: [low, high) is known to be mapped. The main thread's stack is known
-// once for the process; other stacks are looked up in /proc/self/maps once per thread (and
-// again, a few times at most, when the thread is found running on another stack).
+// Where a walk may read: [low, high) is mapped for as long as the thread runs. Only the stacks
+// the threads were given qualify: the main thread's, known once for the process, and each
+// other thread's pthread stack block, looked up once per thread. A signal stack or a coroutine's
+// may be unmapped and its addresses reused by another mapping at any time, so a capture running
+// on one goes to libunwind.
 struct StackBounds {
     uint64_t low;
     uint64_t high;
-    uint32_t lookups;
+    bool learnt;
 };
 constinit thread_local StackBounds t_stack __attribute__((tls_model("initial-exec"))) = {};
 constinit uint64_t g_main_stack_low = 0;
 constinit uint64_t g_main_stack_high = 0;
-constexpr uint32_t kMaxStackLookups = 4;
 
 // MEMTRACE_UNWINDER=compare: how many captures agreed, fell back or differed.
 struct CompareCounts {
@@ -131,18 +133,18 @@ bool find_mapping(uint64_t address, uint64_t* begin, uint64_t* end) {
     return found;
 }
 
-// Bounds for a stack other than the main thread's, from the mapping that holds it. For a
-// thread of pthread_create that is its whole stack block (the guard page below is a mapping of
-// its own); its frames lie below the thread's descriptor, which sits at the block's top.
-[[gnu::noinline]] bool learn_thread_stack(StackBounds& bounds, uint64_t sp) {
-    if (bounds.lookups >= kMaxStackLookups) return false;
-    ++bounds.lookups;
-    uint64_t begin = 0, end = 0;
-    if (!find_mapping(sp, &begin, &end)) return false;
+// A thread's stack block as pthread_create made it: the thread's descriptor sits at its top,
+// above all its frames, and the mapping that holds the descriptor is the block (the guard page
+// below it is a mapping of its own). Not for the main thread, whose descriptor the loader
+// allocated elsewhere: it is left without bounds here (its stack is g_main_stack_*).
+[[gnu::noinline]] void learn_thread_stack(StackBounds& bounds) {
+    bounds.learnt = true;
+    if (syscall(SYS_gettid) == getpid()) return;
     const auto descriptor = reinterpret_cast<uint64_t>(pthread_self());
+    uint64_t begin = 0, end = 0;
+    if (!find_mapping(descriptor, &begin, &end)) return;
     bounds.low = begin;
-    bounds.high = sp < descriptor && descriptor <= end ? descriptor : end;
-    return sp < bounds.high;
+    bounds.high = descriptor;
 }
 
 // The old way, and the fallback: libunwind's backtrace, memtrace's frames cut off the top.
@@ -253,9 +255,8 @@ constinit thread_local WalkCache t_walk __attribute__((tls_model("initial-exec")
     if (low - g_main_stack_low >= high - g_main_stack_low) {
         // Not the main thread's stack: another thread's, a signal stack, a coroutine's.
         StackBounds& bounds = t_stack;
-        if (__builtin_expect(low < bounds.low || low >= bounds.high, 0) &&
-            !learn_thread_stack(bounds, low))
-            return false;
+        if (__builtin_expect(!bounds.learnt, 0)) learn_thread_stack(bounds);
+        if (low < bounds.low || low >= bounds.high) return false;
         high = bounds.high;
     }
 

@@ -1,9 +1,9 @@
 // Stacks of many shapes for the unwinder comparison (tests/integration/test_unwinder.cpp):
 // built with -O2 and without frame pointers. Recursion deeper and shallower than the depth
 // limit, frames with variable-length arrays (their CFA follows RBP), calls back from libc
-// (qsort), a signal handler that allocates on the thread's stack and on an alternate stack,
-// threads (whose first allocation happens inside pthread_getattr_np), and a plugin (argv[1])
-// loaded, called, unloaded and loaded again.
+// (qsort), a signal handler that allocates on the thread's stack and on an alternate stack, a
+// coroutine (makecontext) that allocates, threads (whose first allocation happens inside
+// pthread_getattr_np), and a plugin (argv[1]) loaded, called, unloaded and loaded again.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE // pthread_getattr_np
 #endif
@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 static void* volatile g_sink;
 
@@ -46,6 +47,24 @@ static int compare_and_allocate(const void* a, const void* b) {
 
 static void on_signal(int signal) {
     keep(malloc(100 + (size_t)signal));
+}
+
+// A coroutine on a stack of its own (captures there are left to libunwind).
+static ucontext_t g_main_context, g_coroutine_context;
+
+static void coroutine(void) {
+    for (int i = 0; i < 3; ++i)
+        keep(malloc(300 + (size_t)i));
+}
+
+static void run_coroutine(void) {
+    static char stack[128 * 1024];
+    if (getcontext(&g_coroutine_context) != 0) exit(4);
+    g_coroutine_context.uc_stack.ss_sp = stack;
+    g_coroutine_context.uc_stack.ss_size = sizeof(stack);
+    g_coroutine_context.uc_link = &g_main_context;
+    makecontext(&g_coroutine_context, coroutine, 0);
+    if (swapcontext(&g_main_context, &g_coroutine_context) != 0) exit(5);
 }
 
 static void* thread_main(void* arg) {
@@ -95,6 +114,8 @@ int main(int argc, char** argv) {
     sigaction(SIGUSR2, &action, NULL);
     for (int i = 0; i < 5; ++i)
         raise(SIGUSR2);
+
+    run_coroutine();
 
     pthread_t threads[4];
     for (unsigned long i = 0; i < 4; ++i)
