@@ -11,6 +11,7 @@
 #include "real_functions.h"
 #include "recorder.h"
 #include "sampler.h"
+#include "unwinder.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -232,7 +233,10 @@ MEMTRACE_EXPORT void* dlopen(const char* file, int mode) __THROWNL {
 
 MEMTRACE_EXPORT int dlclose(void* handle) __THROWNL {
     real_known();
+    // Before and after: a thread unwinding meanwhile must not keep rules of the unloaded code.
+    mp::unwinder_forget_modules();
     const int rc = mp::g_real.dlclose(handle);
+    mp::unwinder_forget_modules();
     if (rc == 0) mp::on_dlopen_or_dlclose();
     return rc;
 }
