@@ -44,18 +44,13 @@ struct Reader {
         return value;
     }
     uint64_t uleb() {
-        uint64_t value = 0;
-        for (unsigned shift = 0;; shift += 7) {
-            const uint8_t byte = u8();
-            if (!ok || shift > 63) {
-                ok = false;
-                return 0;
-            }
-            value |= uint64_t{byte & 0x7fu} << shift;
-            if (!(byte & 0x80)) return value;
-        }
+        return leb128(false);
     }
     int64_t sleb() {
+        return static_cast<int64_t>(leb128(true));
+    }
+    // LEB128: 7 bits a byte, low first; a signed value is sign-extended from its last byte.
+    uint64_t leb128(bool is_signed) {
         uint64_t value = 0;
         for (unsigned shift = 0;; shift += 7) {
             const uint8_t byte = u8();
@@ -65,8 +60,9 @@ struct Reader {
             }
             value |= uint64_t{byte & 0x7fu} << shift;
             if (!(byte & 0x80)) {
-                if (shift + 7 < 64 && (byte & 0x40)) value |= ~uint64_t{0} << (shift + 7);
-                return static_cast<int64_t>(value);
+                if (is_signed && shift + 7 < 64 && (byte & 0x40))
+                    value |= ~uint64_t{0} << (shift + 7);
+                return value;
             }
         }
     }
