@@ -274,7 +274,7 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                 event_time = std::max(event_time, time);
                 record.time_ns = event_time;
                 event_encoder.add(record, thread);
-                if (event_encoder.pending_bytes() >= c::kFrameTarget) {
+                if (event_encoder.pending_bytes() >= c::kEventFrameTarget) {
                     event_encoder.take_frame(events.content());
                     events.close_frame(event_frames);
                     out.write_at(offset, event_frames.data(), event_frames.size());
