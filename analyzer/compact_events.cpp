@@ -21,9 +21,10 @@ constexpr uint8_t kTagTime = 1u << 7;
 
 // Alloc codes (tag bits 4-6).
 constexpr unsigned kAllocExplicit = 0;
-constexpr unsigned kAllocReuseInTag = 5; // 1..5: the k-th newest reuse entry
-constexpr unsigned kAllocReuseInColumn = 6;
-constexpr unsigned kAllocAfterPrevious = 7;
+constexpr unsigned kAllocReuseInTag = 4; // 1..4: the k-th newest reuse entry
+constexpr unsigned kAllocReuseInColumn = 5;
+constexpr unsigned kAllocNewestEnd = 6;
+constexpr unsigned kAllocEndInColumn = 7;
 // Free codes.
 constexpr unsigned kFreeByAge = 0;
 constexpr unsigned kFreeExplicit = 1;
@@ -47,11 +48,28 @@ uint64_t EventModel::chunk_end(uint64_t address, uint64_t size) {
     return address + chunk;
 }
 
+EventModel::EventModel() : current(&threads[0]) {
+}
+
 void EventModel::switch_thread(uint32_t thread_index) {
-    others[thread] = current;
     thread = thread_index;
-    const ThreadState* known = others.find(thread);
-    current = known == nullptr ? ThreadState{} : *known;
+    current = &threads[thread_index]; // may move the others, never used through old pointers
+}
+
+void EventModel::ThreadState::remember_end(uint64_t end) {
+    int at = find_end(end);
+    if (at < 0) {
+        at = static_cast<int>(end_count < kEndListLength ? end_count++ : kEndListLength - 1);
+    }
+    std::copy_backward(ends.begin(), ends.begin() + at, ends.begin() + at + 1);
+    ends[0] = end;
+}
+
+int EventModel::ThreadState::find_end(uint64_t address) const {
+    for (uint32_t i = 0; i < end_count; ++i) {
+        if (ends[i] == address) return static_cast<int>(i);
+    }
+    return -1;
 }
 
 void EventModel::remember_free(uint64_t address, uint64_t size) {
@@ -111,7 +129,7 @@ void EventEncoder::add(const Record& record, uint32_t thread_index) {
         put(kTimes, record.time_ns - model_.time_ns - 1);
         model_.time_ns = record.time_ns;
     }
-    EventModel::ThreadState& state = model_.current;
+    EventModel::ThreadState& state = *model_.current;
     const auto explicit_address = [&] {
         put_split(kAddressLow,
                   f::zigzag_encode(static_cast<int64_t>(record.address - state.previous_address)));
@@ -157,8 +175,12 @@ void EventEncoder::add(const Record& record, uint32_t thread_index) {
             }
         }
         if (code == 0) {
-            if (record.address == state.previous_end) {
-                code = kAllocAfterPrevious;
+            const int end = state.find_end(record.address);
+            if (end == 0) {
+                code = kAllocNewestEnd;
+            } else if (end > 0) {
+                code = kAllocEndInColumn;
+                put(kEndPositions, static_cast<uint64_t>(end - 1));
             } else {
                 code = kAllocExplicit;
                 explicit_address();
@@ -166,7 +188,7 @@ void EventEncoder::add(const Record& record, uint32_t thread_index) {
         }
         put(kSizes, record.size);
         put(kStacks, record.stack_id);
-        state.previous_end = EventModel::chunk_end(record.address, record.size);
+        state.remember_end(EventModel::chunk_end(record.address, record.size));
         // An allocation at a live address replaces the block there (an anomaly the heap model
         // counts); the decoder keeps the old number, which no Free will name.
         live_[record.address] = {model_.next_sequence, record.size};
@@ -329,7 +351,7 @@ std::string EventDecoder::decode(HeapEvent* out, size_t room, size_t& decoded, u
             if (!read(kTimes, value)) return fail("bad time");
             model_.time_ns += value + 1;
         }
-        EventModel::ThreadState& state = model_.current;
+        EventModel::ThreadState& state = *model_.current;
         HeapEvent& event = out[decoded];
         event.thread_index = model_.thread;
         event.time_ns = model_.time_ns;
@@ -374,8 +396,14 @@ std::string EventDecoder::decode(HeapEvent* out, size_t room, size_t& decoded, u
             event.stack_id = static_cast<uint32_t>(value);
             if (code == kAllocExplicit) {
                 if (!explicit_address()) return fail("bad address");
-            } else if (code == kAllocAfterPrevious) {
-                event.address = state.previous_end;
+            } else if (code == kAllocNewestEnd || code == kAllocEndInColumn) {
+                uint64_t at = 0;
+                if (code == kAllocEndInColumn &&
+                    (!read(kEndPositions, value) || (at = value + 1) >= state.end_count)) {
+                    return fail("bad block end position");
+                }
+                if (at >= state.end_count) return fail("a block end the decoder does not have");
+                event.address = state.ends[at];
             } else {
                 uint64_t k = code;
                 if (code == kAllocReuseInColumn) {
@@ -391,7 +419,7 @@ std::string EventDecoder::decode(HeapEvent* out, size_t room, size_t& decoded, u
                 }
                 event.address = EventModel::take_reused(*list, static_cast<unsigned>(k));
             }
-            state.previous_end = EventModel::chunk_end(event.address, event.size);
+            state.remember_end(EventModel::chunk_end(event.address, event.size));
             live_.add(model_.next_sequence++, {event.address, event.size});
         }
         state.previous_address = event.address;
