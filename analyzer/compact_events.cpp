@@ -146,7 +146,10 @@ void EventEncoder::add(const Record& record, uint32_t thread_index) {
             const uint64_t age = model_.next_sequence - block->sequence;
             const uint64_t delta =
                 f::zigzag_encode(static_cast<int64_t>(block->sequence - state.previous_free));
-            if (delta <= age) {
+            // The difference only when it is much smaller: where neither is (random frees, as
+            // churn's), choosing by a coin flip would cost the tag a bit per Free for nothing.
+            // Measured against "the smaller one": churn -2.4%, containers -5.5%, python +0.5%.
+            if (delta <= age / 32) {
                 code = kFreeByDelta;
                 put(kFreeDeltas, delta);
             } else {
