@@ -32,7 +32,7 @@ inline constexpr uint32_t kHeaderSize = 256;
 // The writer closes a frame once it holds this much; one record may make it larger. Event
 // frames are larger: zstd finds more repeats in them (measured: 1-2% smaller on churn).
 inline constexpr uint32_t kFrameTarget = 1024 * 1024;
-inline constexpr uint32_t kEventFrameTarget = 4 * 1024 * 1024;
+inline constexpr uint32_t kEventFrameTarget = 4 * 1024 * 1024; // also the most allowed
 // A raw record is at most a chunk; a frame holds at most one record past the target.
 inline constexpr uint32_t kMaxFrameContent = kEventFrameTarget + format::kMaxChunkSize + 64;
 

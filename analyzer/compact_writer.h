@@ -16,6 +16,9 @@ struct CompactOptions {
     // the compacted dump, and no report shows them.
     uint64_t time_quantum_ns = 100'000;
     bool progress = true; // show progress on a terminal (Progress decides whether it can)
+    // An events frame is closed once its content reaches this many bytes (tests make it small
+    // to cross frames with few events).
+    uint32_t event_frame_bytes = 4 * 1024 * 1024;
 };
 
 struct CompactResult {
