@@ -73,20 +73,21 @@ int EventModel::ThreadState::find_end(uint64_t address) const {
 }
 
 void EventModel::remember_free(uint64_t address, uint64_t size) {
-    ReuseList& list = reuse[reuse_key(thread, size)];
-    if (list.count == kReuseListLength) {
-        std::copy(list.addresses.begin() + 1, list.addresses.end(), list.addresses.begin());
-        --list.count;
-    }
-    list.addresses[list.count++] = address;
+    reuse[reuse_key(thread, size)].add(address);
 }
 
-uint64_t EventModel::take_reused(ReuseList& list, unsigned k) {
-    const uint32_t at = list.count - k;
-    const uint64_t address = list.addresses[at];
-    std::copy(list.addresses.begin() + at + 1, list.addresses.begin() + list.count,
-              list.addresses.begin() + at);
-    --list.count;
+void EventModel::ReuseList::add(uint64_t address) {
+    addresses_[head_] = address;
+    head_ = (head_ + 1) & kMask;
+    if (count_ < kReuseListLength) ++count_;
+}
+
+uint64_t EventModel::ReuseList::take(uint32_t k) {
+    const uint64_t address = newest(k);
+    for (uint32_t i = k; i > 1; --i)
+        addresses_[(head_ - i) & kMask] = addresses_[(head_ - i + 1) & kMask];
+    head_ = (head_ - 1) & kMask;
+    --count_;
     return address;
 }
 
@@ -164,9 +165,9 @@ void EventEncoder::add(const Record& record, uint32_t thread_index) {
         tag |= static_cast<uint8_t>(record.sub_kind << kTagFunctionShift);
         if (EventModel::ReuseList* list =
                 model_.reuse.find(EventModel::reuse_key(thread_index, record.size))) {
-            for (unsigned k = 1; k <= list->count; ++k) {
-                if (list->addresses[list->count - k] == record.address) {
-                    EventModel::take_reused(*list, k);
+            for (uint32_t k = 1; k <= list->count(); ++k) {
+                if (list->newest(k) == record.address) {
+                    list->take(k);
                     if (k <= kAllocReuseInTag) {
                         code = k;
                     } else {
@@ -417,10 +418,10 @@ std::string EventDecoder::decode(HeapEvent* out, size_t room, size_t& decoded, u
                 }
                 EventModel::ReuseList* list =
                     model_.reuse.find(EventModel::reuse_key(model_.thread, event.size));
-                if (list == nullptr || list->count < k) {
+                if (list == nullptr || list->count() < k) {
                     return fail("a reused address the decoder does not have");
                 }
-                event.address = EventModel::take_reused(*list, static_cast<unsigned>(k));
+                event.address = list->take(static_cast<uint32_t>(k));
             }
             state.remember_end(EventModel::chunk_end(event.address, event.size));
             live_.add(model_.next_sequence++, {event.address, event.size});

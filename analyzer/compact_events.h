@@ -72,9 +72,27 @@ inline constexpr unsigned kEndListLength = 16;
 // decoder by number).
 class EventModel {
 public:
-    struct ReuseList {
-        std::array<uint64_t, kReuseListLength> addresses{}; // newest at [count - 1]
-        uint32_t count = 0;
+    // A ring: adding is O(1) when full (the oldest entry drops out), taking the k-th newest
+    // moves only the k - 1 newer ones.
+    class ReuseList {
+    public:
+        uint32_t count() const {
+            return count_;
+        }
+        // The k-th newest entry, 1 <= k <= count().
+        uint64_t newest(uint32_t k) const {
+            return addresses_[(head_ - k) & kMask];
+        }
+        void add(uint64_t address);
+        // Removes and returns the k-th newest entry, 1 <= k <= count().
+        uint64_t take(uint32_t k);
+
+    private:
+        static_assert((kReuseListLength & (kReuseListLength - 1)) == 0);
+        static constexpr uint32_t kMask = kReuseListLength - 1;
+        std::array<uint64_t, kReuseListLength> addresses_{};
+        uint32_t head_ = 0; // where the next entry goes
+        uint32_t count_ = 0;
     };
     struct ThreadState {
         uint64_t previous_address = 0; // of its last event
@@ -101,8 +119,6 @@ public:
     EventModel();
     void switch_thread(uint32_t thread_index);
     void remember_free(uint64_t address, uint64_t size);
-    // Removes and returns the k-th newest entry (k >= 1, at most list.count).
-    static uint64_t take_reused(ReuseList& list, unsigned k);
 };
 
 class EventEncoder {
