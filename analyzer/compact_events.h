@@ -3,10 +3,11 @@
 //
 // Models, mirrored exactly by the encoder and the decoder, replace most addresses and block
 // names by small, repetitive numbers:
-//  - every Alloc gets the next number of a global sequence; a Free names its (live) block either
-//    by how many allocations ago it was allocated, or by the difference from the number of the
-//    block its thread freed before (containers and objects are torn down in runs of neighbours,
-//    which makes that difference a small, repeating value where the age is not);
+//  - every thread numbers its own Allocs 0, 1, 2, ...; a Free names its (live) block either by
+//    how many allocations of its owner ago it was allocated (with the owner, when that is
+//    another thread), or by the difference from the number of the block its thread freed before
+//    (containers and objects are torn down in runs of neighbours, which makes that difference a
+//    small, repeating value where the age is not);
 //  - an Alloc at an address that the same thread freed recently, for a block of the same
 //    allocator chunk size (malloc's thread caches and bins hand these back), names the address
 //    by its position in a list of such frees;
@@ -26,9 +27,10 @@
 //   3    the thread changes: its index is the next value of the threads column
 //   4-6  Alloc: 0 address in the address columns; 1-4 the k-th newest entry of the reuse list;
 //        5 the entry 5 + (next value of the reuse column); 6 where the thread's newest block
-//        ends (first entry of its end list); 7 the entry 1 + (next value of the end column). Free:
-//        0 age in the age columns; 1 address in the address columns (the block is not live); 2
-//        difference in the free-delta column
+//        ends (first entry of its end list); 7 the entry 1 + (next value of the end column).
+//        Free: 0 age in the age columns; 1 address in the address columns (the block is not
+//        live); 2 difference in the free-delta column; 3 a block of another thread: its owner
+//        in the threads column, then its age
 //   7    the time changes: the next value of the times column is the increase minus 1
 // Values are varints; addresses and ages are "split": their low byte in one column and the rest
 // (value >> 8) as a varint in another, which lets zstd's entropy coder model the noisy low byte
@@ -96,7 +98,10 @@ public:
     };
     struct ThreadState {
         uint64_t previous_address = 0; // of its last event
-        uint64_t previous_free = 0;    // number of the last live block it freed
+        uint64_t allocations = 0;      // so far: the number its next block gets
+        // The last live block it freed: its owner (the thread that allocated it) and number.
+        uint32_t previous_free_owner = 0;
+        uint64_t previous_free = 0;
         // Where its latest allocations' malloc chunks end, most recent first, no duplicates.
         std::array<uint64_t, kEndListLength> ends{};
         uint32_t end_count = 0;
@@ -111,7 +116,6 @@ public:
 
     FlatMap<ReuseList> reuse;
     FlatMap<ThreadState> threads;
-    uint64_t next_sequence = 0;
     uint64_t time_ns = 0;
     uint32_t thread = 0;
     ThreadState* current; // of `thread`, in threads
@@ -138,7 +142,8 @@ private:
 
     EventModel model_;
     struct LiveBlock {
-        uint64_t sequence;
+        uint32_t owner;  // the thread that allocated it
+        uint64_t number; // among the owner's allocations
         uint64_t size;
     };
     FlatMap<LiveBlock> live_; // by address
@@ -147,9 +152,10 @@ private:
     std::array<std::vector<uint8_t>, kColumnCount> columns_;
 };
 
-// The decoder's live blocks, by sequence number: pages of consecutive numbers, so that finding
-// a block is an index, not a hash lookup. A page is given back once all its blocks are freed,
-// so memory follows the live blocks (at worst one page per live block).
+// The decoder's live blocks, by owner thread and number: per owner, pages of consecutive
+// numbers, so that finding a block is an index, not a hash lookup. A page is given back once
+// all its blocks are freed, so memory follows the live blocks (at worst one page per live
+// block).
 class LiveBlockPages {
 public:
     struct Block {
@@ -161,15 +167,21 @@ public:
 
     LiveBlockPages();
     ~LiveBlockPages();
-    void add(uint64_t sequence, const Block& block);
-    // The live block numbered `sequence`, or nullptr.
-    const Block* find(uint64_t sequence) const;
-    // Removes a block find() returned; `next_sequence` is the number the next Alloc will get.
-    void erase(uint64_t sequence, uint64_t next_sequence);
+    void add(uint32_t owner, uint64_t number, const Block& block);
+    // The live block, or nullptr.
+    const Block* find(uint32_t owner, uint64_t number);
+    // Removes a block find() returned; `allocations` is the owner's count so far.
+    void erase(uint32_t owner, uint64_t number, uint64_t allocations);
 
 private:
     struct Page;
-    std::vector<std::unique_ptr<Page>> pages_;
+    using Pages = std::vector<std::unique_ptr<Page>>;
+    Pages& pages_of(uint32_t owner);
+
+    FlatMap<uint32_t> owners_; // thread -> index in pages_
+    std::vector<std::unique_ptr<Pages>> pages_;
+    uint32_t last_owner_ = UINT32_MAX; // pages_of's cache
+    Pages* last_pages_ = nullptr;
     std::unique_ptr<Page> spare_;
 };
 

@@ -635,11 +635,19 @@ std::vector<uint8_t> one_allocation(uint32_t stack) {
 }
 
 TEST_F(BadDumps, CompactedUnknownEventTag) {
-    // A Free with code 3, which no Free has.
+    // A Free with code 4, which no Free has.
     const std::vector<uint8_t> bytes =
         with_event_content(compacted_bytes(valid_dump()),
-                           one_event(0xb9, {{1}, {T0 + 3}, {}, {}, {}, {}, {}, {}, {}, {}, {}}));
-    expect_refused(file("c.mtd", bytes), {"unknown event tag 0xb9 of event 0"});
+                           one_event(0xc9, {{1}, {T0 + 3}, {}, {}, {}, {}, {}, {}, {}, {}, {}}));
+    expect_refused(file("c.mtd", bytes), {"unknown event tag 0xc9 of event 0"});
+}
+
+TEST_F(BadDumps, CompactedFreeOfABlockOfAThreadThatNeverAllocated) {
+    // A free of the newest block of thread 7 (code 3: another thread's block), which has none.
+    const std::vector<uint8_t> bytes = with_event_content(
+        compacted_bytes(valid_dump()),
+        one_event(0xb9, {{1, 7}, {T0 + 3}, {}, {}, {}, {}, {1}, {0}, {}, {}, {}}));
+    expect_refused(file("c.mtd", bytes), {"a free of a block that is not live of event 0"});
 }
 
 TEST_F(BadDumps, CompactedFreeOfABlockNeverAllocated) {
