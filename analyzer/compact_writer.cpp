@@ -276,7 +276,9 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                 event_time = std::max(event_time, time);
                 record.time_ns = event_time;
                 event_encoder.add(record, thread);
-                if (event_encoder.pending_bytes() >= event_frame_bytes) {
+                // Summing the columns' sizes for every event cost 2.5% of the compaction.
+                if ((header.event_count & 255) == 0 &&
+                    event_encoder.pending_bytes() >= event_frame_bytes) {
                     event_encoder.take_frame(events.content());
                     events.close_frame(event_frames);
                     out.write_at(offset, event_frames.data(), event_frames.size());
