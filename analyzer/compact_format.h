@@ -26,12 +26,15 @@
 namespace memtrace::compact {
 
 inline constexpr char kMagic[8] = {'M', 'T', 'Z', 'D', 'U', 'M', 'P', '\0'};
-inline constexpr uint32_t kVersion = 1;
+// 2: the event encoding of compact_events.h; 1: compact_events_v1.h (still read).
+inline constexpr uint32_t kVersion = 2;
 inline constexpr uint32_t kHeaderSize = 256;
-// The writer closes a frame once it holds this much; one record may make it larger.
+// The writer closes a frame once it holds this much; one record may make it larger. Event
+// frames are larger: zstd finds more repeats in them (measured: 1-2% smaller on churn).
 inline constexpr uint32_t kFrameTarget = 1024 * 1024;
+inline constexpr uint32_t kEventFrameTarget = 4 * 1024 * 1024; // also the most allowed
 // A raw record is at most a chunk; a frame holds at most one record past the target.
-inline constexpr uint32_t kMaxFrameContent = kFrameTarget + format::kMaxChunkSize + 64;
+inline constexpr uint32_t kMaxFrameContent = kEventFrameTarget + format::kMaxChunkSize + 64;
 
 // Header::flags bits.
 inline constexpr uint32_t kFlagCutShort = 1u << 0; // the raw dump ended before its data did

@@ -1,6 +1,7 @@
 #include "compact_reader.h"
 
 #include "compact_events.h"
+#include "compact_events_v1.h"
 #include "dump_error.h"
 #include "dump_reader.h"
 #include "memtrace/varint.h"
@@ -221,18 +222,17 @@ void CompactedDump::for_each_metadata_record(
     }
 }
 
-namespace {
-
 // Hands batches of decoded events from the decoding thread to the caller's thread, at most
 // kBatchesInFlight at a time, so that decompressing and decoding (one core) overlap with what
 // the caller does with the events (the other), with bounded memory.
-class EventBatches {
+class CompactedDump::EventBatches {
 public:
     static constexpr size_t kBatchEvents = 8192;
     static constexpr size_t kBatchesInFlight = 4;
 
     struct Batch {
-        std::vector<HeapEvent> events;
+        std::vector<HeapEvent> events; // kBatchEvents of them; the first `count` are valid
+        size_t count = 0;
         uint64_t bytes_read = 0; // of the file, after the frame these events end
     };
 
@@ -243,7 +243,7 @@ public:
         if (stopped_) return nullptr;
         if (empty_.empty()) {
             auto batch = std::make_unique<Batch>();
-            batch->events.reserve(kBatchEvents);
+            batch->events.resize(kBatchEvents);
             return batch;
         }
         auto batch = std::move(empty_.back());
@@ -275,7 +275,7 @@ public:
         return batch;
     }
     void give_back(std::unique_ptr<Batch> batch) {
-        batch->events.clear();
+        batch->count = 0;
         std::lock_guard lock(mutex_);
         empty_.push_back(std::move(batch));
     }
@@ -300,58 +300,90 @@ private:
     std::exception_ptr error_;
 };
 
-} // namespace
+void CompactedDump::decode_events(EventBatches& batches) const {
+    SectionReader frames(*this, header_.events);
+    compact::EventDecoder decoder;
+    uint64_t index = 0;
+    std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
+    if (batch == nullptr) return;
+    while (frames.next()) {
+        std::string problem = decoder.start_frame(frames.content());
+        while (problem.empty() && !decoder.frame_done()) {
+            size_t decoded = 0;
+            problem = decoder.decode(batch->events.data() + batch->count,
+                                     EventBatches::kBatchEvents - batch->count, decoded, index);
+            batch->count += decoded;
+            if (batch->count == EventBatches::kBatchEvents) {
+                batch->bytes_read = frames.frame_offset();
+                batches.put_full(std::move(batch));
+                batch = batches.take_empty();
+                if (batch == nullptr) return; // the consumer stopped
+            }
+        }
+        if (problem.empty()) problem = decoder.finish_frame();
+        if (!problem.empty()) {
+            // The events before the damage go first, as a sequential read gives them.
+            batches.put_full(std::move(batch));
+            throw frames.damaged(frames.frame_offset(), problem);
+        }
+        batch->bytes_read = frames.offset();
+    }
+    if (batch->count != 0) batches.put_full(std::move(batch));
+    check_event_count(index);
+    batches.finish(nullptr);
+}
+
+void CompactedDump::decode_version_1(EventBatches& batches) const {
+    SectionReader frames(*this, header_.events);
+    compact::v1::EventDecoder decoder;
+    std::vector<HeapEvent> events;
+    uint64_t index = 0;
+    while (frames.next()) {
+        events.clear();
+        const std::string problem = decoder.decode(frames.content(), index, events);
+        for (size_t done = 0; done < events.size();) {
+            std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
+            if (batch == nullptr) return;
+            const size_t n = std::min(events.size() - done, EventBatches::kBatchEvents);
+            std::copy_n(events.begin() + static_cast<ptrdiff_t>(done), n, batch->events.begin());
+            batch->count = n;
+            done += n;
+            batch->bytes_read =
+                done == events.size() && problem.empty() ? frames.offset() : frames.frame_offset();
+            batches.put_full(std::move(batch));
+        }
+        if (!problem.empty()) throw frames.damaged(frames.frame_offset(), problem);
+    }
+    check_event_count(index);
+    batches.finish(nullptr);
+}
+
+void CompactedDump::check_event_count(uint64_t events) const {
+    if (events != header_.event_count) {
+        throw DumpError(fmt::format("{}: damaged compacted dump: {} events, its header says {}",
+                                    path_, events, header_.event_count));
+    }
+}
 
 void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& visit,
                                    const std::function<void(uint64_t)>& progress) const {
     EventBatches batches;
     std::thread decoding([this, &batches] {
         try {
-            SectionReader frames(*this, header_.events);
-            compact::EventDecoder decoder;
-            uint64_t index = 0;
-            std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
-            const auto pass_on = [&] {
-                batches.put_full(std::move(batch));
-                batch = batches.take_empty();
-                return batch != nullptr;
-            };
-            bool stopped = batch == nullptr;
-            while (!stopped && frames.next()) {
-                const std::string problem =
-                    decoder.decode(frames.content(), index, [&](const HeapEvent& event) {
-                        if (stopped) return;
-                        batch->events.push_back(event);
-                        if (batch->events.size() == EventBatches::kBatchEvents) {
-                            batch->bytes_read = frames.frame_offset();
-                            stopped = !pass_on();
-                        }
-                    });
-                if (stopped) break;
-                if (!problem.empty()) {
-                    // The events before the damage go first, as a sequential read gives them.
-                    batches.put_full(std::move(batch));
-                    throw frames.damaged(frames.frame_offset(), problem);
-                }
-                batch->bytes_read = frames.offset();
+            if (header_.version == 1) {
+                decode_version_1(batches);
+            } else {
+                decode_events(batches);
             }
-            if (!stopped) {
-                if (!batch->events.empty()) batches.put_full(std::move(batch));
-                if (index != header_.event_count) {
-                    throw DumpError(fmt::format("{}: damaged compacted dump: {} events, its "
-                                                "header says {}",
-                                                path_, index, header_.event_count));
-                }
-            }
-            batches.finish(nullptr);
         } catch (...) {
             batches.finish(std::current_exception());
         }
     });
     try {
         while (auto batch = batches.take_full()) {
-            for (const HeapEvent& event : batch->events)
-                visit(event);
+            const HeapEvent* events = batch->events.data();
+            for (size_t i = 0; i < batch->count; ++i)
+                visit(events[i]);
             if (progress) progress(batch->bytes_read);
             batches.give_back(std::move(batch));
         }

@@ -41,6 +41,12 @@ public:
 
 private:
     class SectionReader;
+    class EventBatches;
+
+    // The decoding thread's work, by version of the event encoding.
+    void decode_events(EventBatches& batches) const;
+    void decode_version_1(EventBatches& batches) const;
+    void check_event_count(uint64_t events) const;
 
     std::string path_;
     int fd_ = -1;

@@ -241,6 +241,8 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         // Event times are stored to options.time_quantum_ns, but never moved past a metadata
         // record: an event after a snapshot (or any other record) in time stays after it.
         const uint64_t quantum = std::max<uint64_t>(options.time_quantum_ns, 1);
+        const size_t event_frame_bytes =
+            std::clamp<size_t>(options.event_frame_bytes, 1, c::kEventFrameTarget);
         header.time_quantum_ns = quantum;
         // The writer may put a record in its chunk after events that are later in time (a
         // snapshot's records are stamped when it was asked for), so the metadata times are
@@ -274,7 +276,9 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                 event_time = std::max(event_time, time);
                 record.time_ns = event_time;
                 event_encoder.add(record, thread);
-                if (event_encoder.pending_bytes() >= c::kFrameTarget) {
+                // Summing the columns' sizes for every event cost 2.5% of the compaction.
+                if ((header.event_count & 255) == 0 &&
+                    event_encoder.pending_bytes() >= event_frame_bytes) {
                     event_encoder.take_frame(events.content());
                     events.close_frame(event_frames);
                     out.write_at(offset, event_frames.data(), event_frames.size());

@@ -27,7 +27,7 @@ void add_compact_command(CLI::App& app, int* exit_code) {
                      "Write the compacted dump here and keep DUMP (default: replace DUMP once "
                      "the compacted dump is safely on disk)")
         ->type_name("FILE");
-    command->add_option("--level", options->level, "zstd compression level (default 9)")
+    command->add_option("--level", options->level, "zstd compression level (default 11)")
         ->type_name("N")
         ->check(CLI::Range(1, 19));
     command

@@ -3,6 +3,7 @@
 // inside the data, the byte offset), never a crash or a hang. The dumps are generated here, at
 // test time, into a temporary directory. A second part feeds many damaged variants of a valid
 // dump to the reader in-process, where the sanitizer builds watch every access.
+#include "compact_events.h"
 #include "compact_format.h"
 #include "compact_writer.h"
 #include "dump_builder.h"
@@ -151,14 +152,10 @@ protected:
     // line on stderr, an error naming the file and containing every one of `parts`.
     void expect_refused(const fs::path& dump, const std::vector<std::string>& parts) {
         const std::vector<std::vector<std::string>> commands = {
-            {"leaks", dump.string()},
-            {"leaks", "--json", dump.string()},
-            {"report", dump.string()},
-            {"report", "--json", dump.string()},
-            {"histogram", dump.string()},
-            {"histogram", "--json", dump.string()},
-            {"arenas", dump.string()},
-            {"arenas", "--json", dump.string()}};
+            {"leaks", dump.string()},     {"leaks", "--json", dump.string()},
+            {"report", dump.string()},    {"report", "--json", dump.string()},
+            {"histogram", dump.string()}, {"histogram", "--json", dump.string()},
+            {"arenas", dump.string()},    {"arenas", "--json", dump.string()}};
         for (const std::vector<std::string>& command : commands) {
             SCOPED_TRACE("memtrace " + command[0] + (command.size() == 3 ? " --json" : ""));
             const RunResult result = run(command);
@@ -550,11 +547,17 @@ std::vector<uint8_t> with_event_content(const std::vector<uint8_t>& compacted,
     return bytes;
 }
 
-// Frame content of one event (compact_events.h): tag, then the six columns.
+// Frame content of one event (compact_events.h): tag, then the columns in compact::Column
+// order (all of them, empty ones too); the low-byte columns hold bytes, the others varints.
 std::vector<uint8_t> one_event(uint8_t tag, const std::vector<std::vector<uint64_t>>& columns) {
+    EXPECT_EQ(columns.size(), compact::kColumnCount);
     std::vector<std::vector<uint8_t>> encoded(columns.size());
     for (size_t i = 0; i < columns.size(); ++i) {
         for (const uint64_t value : columns[i]) {
+            if (i == compact::kAddressLow || i == compact::kAgeLow) {
+                encoded[i].push_back(static_cast<uint8_t>(value));
+                continue;
+            }
             uint8_t buffer[f::kMaxVarintBytes];
             encoded[i].insert(encoded[i].end(), buffer, f::write_varint(buffer, value));
         }
@@ -625,29 +628,54 @@ TEST_F(BadDumps, CompactedFrameTooLarge) {
     expect_refused(file("c.mtd", bytes), {at_byte(header.metadata.offset), "frame content size"});
 }
 
+// An allocation of 64 bytes with stack `stack` at 0x20000 by thread 1 at T0 + 4, its address
+// in the address columns (zigzag 0x40000: low byte 0, high part 0x400).
+std::vector<uint8_t> one_allocation(uint32_t stack) {
+    return one_event(0x88, {{1}, {T0 + 3}, {64}, {stack}, {0}, {0x400}, {}, {}, {}, {}, {}});
+}
+
 TEST_F(BadDumps, CompactedUnknownEventTag) {
+    // A Free with code 4, which no Free has.
+    const std::vector<uint8_t> bytes =
+        with_event_content(compacted_bytes(valid_dump()),
+                           one_event(0xc9, {{1}, {T0 + 3}, {}, {}, {}, {}, {}, {}, {}, {}, {}}));
+    expect_refused(file("c.mtd", bytes), {"unknown event tag 0xc9 of event 0"});
+}
+
+TEST_F(BadDumps, CompactedFreeOfABlockOfAThreadThatNeverAllocated) {
+    // A free of the newest block of thread 7 (code 3: another thread's block), which has none.
     const std::vector<uint8_t> bytes = with_event_content(
-        compacted_bytes(valid_dump()), one_event(0x80, {{1}, {T0 + 4}, {64}, {1}, {0x20000}, {}}));
-    expect_refused(file("c.mtd", bytes), {"unknown event tag 0x80 of event 0"});
+        compacted_bytes(valid_dump()),
+        one_event(0xb9, {{1, 7}, {T0 + 3}, {}, {}, {}, {}, {1}, {0}, {}, {}, {}}));
+    expect_refused(file("c.mtd", bytes), {"a free of a block that is not live of event 0"});
 }
 
 TEST_F(BadDumps, CompactedFreeOfABlockNeverAllocated) {
     // A free naming the block allocated 5 allocations ago, before any allocation.
-    const std::vector<uint8_t> bytes = with_event_content(
-        compacted_bytes(valid_dump()), one_event(0x09, {{1}, {T0 + 4}, {}, {}, {}, {5}}));
-    expect_refused(file("c.mtd", bytes), {"bad block number of event 0"});
+    const std::vector<uint8_t> bytes =
+        with_event_content(compacted_bytes(valid_dump()),
+                           one_event(0x89, {{1}, {T0 + 3}, {}, {}, {}, {}, {5}, {0}, {}, {}, {}}));
+    expect_refused(file("c.mtd", bytes), {"bad block age of event 0"});
+}
+
+TEST_F(BadDumps, CompactedReusedAddressNeverFreed) {
+    // An allocation at the 3rd newest address freed by its thread, before any free.
+    const std::vector<uint8_t> bytes =
+        with_event_content(compacted_bytes(valid_dump()),
+                           one_event(0xb8, {{1}, {T0 + 3}, {64}, {1}, {}, {}, {}, {}, {}, {}, {}}));
+    expect_refused(file("c.mtd", bytes), {"a reused address the decoder does not have of event 0"});
 }
 
 TEST_F(BadDumps, CompactedUndefinedStackId) {
-    const std::vector<uint8_t> bytes = with_event_content(
-        compacted_bytes(valid_dump()), one_event(0x08, {{1}, {T0 + 4}, {64}, {9}, {0x20000}, {}}));
+    const std::vector<uint8_t> bytes =
+        with_event_content(compacted_bytes(valid_dump()), one_allocation(9));
     expect_refused(file("c.mtd", bytes), {"event 0 uses stack id 9"});
 }
 
 TEST_F(BadDumps, CompactedEventCountDiffers) {
     // A valid event, but the header says the dump has 5.
-    const std::vector<uint8_t> bytes = with_event_content(
-        compacted_bytes(valid_dump()), one_event(0x08, {{1}, {T0 + 4}, {64}, {1}, {0x20000}, {}}));
+    const std::vector<uint8_t> bytes =
+        with_event_content(compacted_bytes(valid_dump()), one_allocation(1));
     expect_refused(file("c.mtd", bytes), {"1 events, its header says 5"});
 }
 
