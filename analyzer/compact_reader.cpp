@@ -302,7 +302,7 @@ private:
 
 } // namespace
 
-void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& visit,
+void CompactedDump::for_each_event(const std::function<void(std::span<const HeapEvent>)>& visit,
                                    const std::function<void(uint64_t)>& progress) const {
     EventBatches batches;
     std::thread decoding([this, &batches] {
@@ -350,8 +350,7 @@ void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& 
     });
     try {
         while (auto batch = batches.take_full()) {
-            for (const HeapEvent& event : batch->events)
-                visit(event);
+            visit(batch->events);
             if (progress) progress(batch->bytes_read);
             batches.give_back(std::move(batch));
         }

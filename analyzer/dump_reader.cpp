@@ -394,14 +394,34 @@ void DumpReader::check_stack(const HeapEvent& event) const {
                                 path_, event.offset, event.stack_id));
 }
 
+void DumpReader::check_and_visit(
+    std::span<const HeapEvent> events,
+    const std::function<void(std::span<const HeapEvent>)>& visit) const {
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (events[i].type != HeapEvent::Type::Alloc) continue;
+        try {
+            check_stack(events[i]);
+        } catch (const DumpError&) {
+            if (i != 0) visit(events.first(i));
+            throw;
+        }
+    }
+    visit(events);
+}
+
 void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& visit) const {
+    for_each_event_batch([&visit](std::span<const HeapEvent> events) {
+        for (const HeapEvent& event : events)
+            visit(event);
+    });
+}
+
+void DumpReader::for_each_event_batch(
+    const std::function<void(std::span<const HeapEvent>)>& visit) const {
     if (compacted_) {
         Progress progress("reading dump", compacted_->file_size());
         compacted_->for_each_event(
-            [&](const HeapEvent& event) {
-                if (event.type == HeapEvent::Type::Alloc) check_stack(event);
-                visit(event);
-            },
+            [&](std::span<const HeapEvent> events) { check_and_visit(events, visit); },
             [&](uint64_t done) { progress.update(done); });
         return;
     }
@@ -412,13 +432,24 @@ void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& vis
     // Chunks are started when their first event is due and released once read, so that only
     // the chunks being written at the same time are in memory together.
     ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
+    constexpr size_t kBatchEvents = 4096;
+    std::vector<HeapEvent> batch;
+    batch.reserve(kBatchEvents);
     Record record;
-    HeapEvent event;
     size_t chunk = 0;
     uint64_t end = 0;
-    uint64_t count = 0;
-    while (merge.next(record, chunk, end)) {
+    // A damaged record throws after the events before it, as one event at a time would.
+    const auto next = [&] {
+        try {
+            return merge.next(record, chunk, end);
+        } catch (const DumpError&) {
+            if (!batch.empty()) check_and_visit(batch, visit);
+            throw;
+        }
+    };
+    while (next()) {
         const bool alloc = record.kind == f::RecordKind::Alloc;
+        HeapEvent& event = batch.emplace_back();
         event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
         event.function = static_cast<f::AllocFunction>(record.sub_kind);
         event.stack_id = alloc ? record.stack_id : f::kNoStack;
@@ -427,10 +458,13 @@ void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& vis
         event.address = record.address;
         event.size = alloc ? record.size : 0;
         event.offset = record.offset;
-        if (alloc) check_stack(event);
-        visit(event);
-        if ((++count & 0xffff) == 0) progress.update(merge.bytes_done());
+        if (batch.size() == kBatchEvents) {
+            check_and_visit(batch, visit);
+            batch.clear();
+            progress.update(merge.bytes_done());
+        }
     }
+    if (!batch.empty()) check_and_visit(batch, visit);
 }
 
 } // namespace memtrace

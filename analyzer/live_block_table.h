@@ -1,0 +1,155 @@
+// The replay's live blocks by address: the table every Alloc and Free of a dump looks up, so
+// its layout is what the replay's speed and memory come down to.
+//
+// Open addressing with linear probing and backward-shift deletion (no tombstones), capacity a
+// power of two kept at most 3/4 full. A slot holds the address and the block together in 32
+// aligned bytes: one lookup touches one cache line (two slots per line), where separate key,
+// value and "used" arrays cost three misses. prefetch() lets a caller that knows the next
+// addresses start those misses early. Slot pointers are valid until the next insert or erase.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace memtrace {
+
+class LiveBlockTable {
+public:
+    struct alignas(32) Slot {
+        uint64_t address;
+        uint64_t size; // as requested
+        uint64_t time_ns;
+        uint32_t stack_id;
+        uint32_t used; // 0 for an empty slot
+    };
+    static_assert(sizeof(Slot) == 32);
+
+    LiveBlockTable() {
+        rehash(kMinCapacity);
+    }
+    LiveBlockTable(const LiveBlockTable& other) {
+        *this = other;
+    }
+    LiveBlockTable& operator=(const LiveBlockTable& other) {
+        if (this == &other) return *this;
+        slots_ = std::make_unique<Slot[]>(other.capacity_);
+        std::copy(other.slots_.get(), other.slots_.get() + other.capacity_, slots_.get());
+        capacity_ = other.capacity_;
+        shift_ = other.shift_;
+        size_ = other.size_;
+        return *this;
+    }
+    LiveBlockTable(LiveBlockTable&&) = default;
+    LiveBlockTable& operator=(LiveBlockTable&&) = default;
+
+    size_t size() const {
+        return size_;
+    }
+    size_t capacity() const {
+        return capacity_;
+    }
+
+    // A hint: the slot where a lookup of `address` starts is about to be needed.
+    void prefetch(uint64_t address) const {
+        __builtin_prefetch(&slots_[home_of(address)], 1);
+    }
+
+    Slot* find(uint64_t address) {
+        const size_t mask = capacity_ - 1;
+        for (size_t i = home_of(address);; i = (i + 1) & mask) {
+            Slot& slot = slots_[i];
+            if (!slot.used) return nullptr;
+            if (slot.address == address) return &slot;
+        }
+    }
+
+    // The slot of `address`: the live one (inserted = false), or a new one (inserted = true)
+    // with its address set and the rest for the caller to fill.
+    Slot& find_or_insert(uint64_t address, bool& inserted) {
+        const size_t mask = capacity_ - 1;
+        size_t i = home_of(address);
+        for (;; i = (i + 1) & mask) {
+            Slot& slot = slots_[i];
+            if (!slot.used) break;
+            if (slot.address == address) {
+                inserted = false;
+                return slot;
+            }
+        }
+        inserted = true;
+        if ((size_ + 1) * 4 > capacity_ * 3) {
+            rehash(capacity_ * 2);
+            return place(address);
+        }
+        ++size_;
+        slots_[i] = Slot{address, 0, 0, 0, 1};
+        return slots_[i];
+    }
+
+    // Removes the entry in `slot` (a pointer find() or find_or_insert() returned).
+    void erase(Slot* slot) {
+        const size_t mask = capacity_ - 1;
+        size_t hole = static_cast<size_t>(slot - slots_.get());
+        // Shift back the entries after the hole that probed past it, so lookups need no
+        // tombstones: j's entry may fill the hole unless its home is in (hole, j] cyclically.
+        for (size_t j = (hole + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+            const size_t home = home_of(slots_[j].address);
+            const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+            if (stays) continue;
+            slots_[hole] = slots_[j];
+            hole = j;
+        }
+        slots_[hole].used = 0;
+        --size_;
+    }
+
+    // Calls visit(slot) for every entry, in no particular order.
+    template <typename Visit> void for_each(Visit&& visit) const {
+        for (size_t i = 0; i < capacity_; ++i) {
+            if (slots_[i].used) visit(slots_[i]);
+        }
+    }
+
+private:
+    static constexpr size_t kMinCapacity = 1024;
+
+    size_t home_of(uint64_t address) const {
+        // Fibonacci hashing: spreads the 16-byte-aligned addresses malloc returns; the high
+        // bits of the product are the best mixed.
+        return static_cast<size_t>((address * 0x9e3779b97f4a7c15ull) >> shift_);
+    }
+
+    // Inserts an address known to be absent, with room known to be there.
+    Slot& place(uint64_t address) {
+        const size_t mask = capacity_ - 1;
+        size_t i = home_of(address);
+        while (slots_[i].used)
+            i = (i + 1) & mask;
+        ++size_;
+        slots_[i] = Slot{address, 0, 0, 0, 1};
+        return slots_[i];
+    }
+
+    void rehash(size_t capacity) {
+        std::unique_ptr<Slot[]> old = std::move(slots_);
+        const size_t old_capacity = capacity_;
+        slots_ = std::make_unique<Slot[]>(capacity); // value-initialized: every slot empty
+        capacity_ = capacity;
+        shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(capacity));
+        size_ = 0;
+        for (size_t i = 0; i < old_capacity; ++i) {
+            if (!old[i].used) continue;
+            Slot& slot = place(old[i].address);
+            slot = old[i];
+        }
+    }
+
+    std::unique_ptr<Slot[]> slots_;
+    size_t capacity_ = 0;
+    unsigned shift_ = 64;
+    size_t size_ = 0;
+};
+
+} // namespace memtrace
