@@ -54,6 +54,16 @@ const std::unordered_map<uint32_t, StackStats>& HeapModel::stack_stats() const {
     return stacks_view_;
 }
 
+void HeapModel::drop_blocks() {
+    live_ = LiveBlockTable();
+    live_view_ = {};
+    live_view_current_ = true;
+    dense_stacks_ = {};
+    sparse_stacks_ = {};
+    stacks_view_ = {};
+    stacks_view_current_ = true;
+}
+
 void HeapModel::account_free(LiveBlockTable::Slot* slot) {
     const SampleWeight weight =
         sample_bytes_ ? sample_weight(slot->size, sample_bytes_) : SampleWeight{1, slot->size};

@@ -86,6 +86,11 @@ public:
     uint64_t peak_time_ns() const {
         return peak_time_ns_;
     }
+    // Frees the memory of the live blocks and of the per-stack figures, for a caller that
+    // needs only the totals, live and peak figures from here on (a report about to symbolize,
+    // which takes memory of its own). live_blocks() and stack_stats() are empty afterwards.
+    void drop_blocks();
+
     // Every stack that allocated, by id. Built on first use after a change (the replay keeps
     // the figures of the dense ids the preload hands out in an array).
     const std::unordered_map<uint32_t, StackStats>& stack_stats() const;

@@ -203,12 +203,15 @@ void write_summary_report(const std::string& dump_path, const SummaryReportOptio
     std::vector<uint64_t> checkpoints;
     if (doctor_at != nullptr) checkpoints.push_back(doctor_at->time_ns);
     HeapAtSample heap_at_sample;
-    const HeapModel model = memory::replay_with_checkpoints(
+    HeapModel model = memory::replay_with_checkpoints(
         reader, checkpoints,
         [&heap_at_sample](size_t, const HeapModel& at) { heap_at_sample = capture_heap(at); });
     const memory::Diagnosis doctor = diagnose_dump(reader, samples, heap_at_sample);
     const Summary summary{reader, model, top_sites_by_bytes(model, kTopSites),
                           top_sites_by_count(model, kTopSites), doctor};
+    // Symbolizing loads debug information: the replay's tables go first, so that the peak of
+    // memory is the larger of the two rather than their sum.
+    model.drop_blocks();
     Symbolizer symbolizer(reader.modules());
     if (options.json) {
         out << dump_json(to_json(summary, symbolizer)) << '\n';
