@@ -3,6 +3,7 @@
 #include "chunk_merge.h"
 #include "compact_format.h"
 #include "compact_reader.h"
+#include "event_batch_queue.h"
 #include "progress.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <queue>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -429,42 +431,57 @@ void DumpReader::for_each_event_batch(
     for (const ChunkSpan& span : event_chunks_)
         total += span.end - span.begin;
     Progress progress("reading dump", total);
-    // Chunks are started when their first event is due and released once read, so that only
-    // the chunks being written at the same time are in memory together.
-    ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
-    constexpr size_t kBatchEvents = 4096;
-    std::vector<HeapEvent> batch;
-    batch.reserve(kBatchEvents);
-    Record record;
-    size_t chunk = 0;
-    uint64_t end = 0;
-    // A damaged record throws after the events before it, as one event at a time would.
-    const auto next = [&] {
+    // Merging and decoding the chunks takes about as long as replaying the events: a thread of
+    // its own does it, one batch ahead of the caller.
+    EventBatchQueue queue;
+    std::thread decoding([this, &queue] {
+        std::unique_ptr<EventBatchQueue::Batch> batch;
         try {
-            return merge.next(record, chunk, end);
-        } catch (const DumpError&) {
-            if (!batch.empty()) check_and_visit(batch, visit);
-            throw;
+            // Chunks are started when their first event is due and released once read, so that
+            // only the chunks being written at the same time are in memory together.
+            ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
+            Record record;
+            size_t chunk = 0;
+            uint64_t end = 0;
+            batch = queue.take_empty();
+            while (batch != nullptr && merge.next(record, chunk, end)) {
+                const bool alloc = record.kind == f::RecordKind::Alloc;
+                HeapEvent& event = batch->events.emplace_back();
+                event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
+                event.function = static_cast<f::AllocFunction>(record.sub_kind);
+                event.stack_id = alloc ? record.stack_id : f::kNoStack;
+                event.thread_index = merge.spans()[chunk].thread_index;
+                event.time_ns = record.time_ns;
+                event.address = record.address;
+                event.size = alloc ? record.size : 0;
+                event.offset = record.offset;
+                if (batch->events.size() == EventBatchQueue::kBatchEvents) {
+                    batch->progress = merge.bytes_done();
+                    queue.put_full(std::move(batch));
+                    batch = queue.take_empty();
+                }
+            }
+            if (batch != nullptr && !batch->events.empty()) queue.put_full(std::move(batch));
+            queue.finish(nullptr);
+        } catch (...) {
+            // A damaged record: the events before it go first, as one event at a time would.
+            if (batch != nullptr && !batch->events.empty()) queue.put_full(std::move(batch));
+            queue.finish(std::current_exception());
         }
-    };
-    while (next()) {
-        const bool alloc = record.kind == f::RecordKind::Alloc;
-        HeapEvent& event = batch.emplace_back();
-        event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
-        event.function = static_cast<f::AllocFunction>(record.sub_kind);
-        event.stack_id = alloc ? record.stack_id : f::kNoStack;
-        event.thread_index = merge.spans()[chunk].thread_index;
-        event.time_ns = record.time_ns;
-        event.address = record.address;
-        event.size = alloc ? record.size : 0;
-        event.offset = record.offset;
-        if (batch.size() == kBatchEvents) {
-            check_and_visit(batch, visit);
-            batch.clear();
-            progress.update(merge.bytes_done());
+    });
+    try {
+        while (auto batch = queue.take_full()) {
+            check_and_visit(batch->events, visit);
+            progress.update(batch->progress);
+            queue.give_back(std::move(batch));
         }
+    } catch (...) {
+        queue.stop();
+        decoding.join();
+        throw;
     }
-    if (!batch.empty()) check_and_visit(batch, visit);
+    decoding.join();
+    if (const std::exception_ptr error = queue.error()) std::rethrow_exception(error);
 }
 
 } // namespace memtrace
