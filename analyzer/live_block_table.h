@@ -6,12 +6,18 @@
 // aligned bytes: one lookup touches one cache line (two slots per line), where separate key,
 // value and "used" arrays cost three misses. prefetch() lets a caller that knows the next
 // addresses start those misses early. Slot pointers are valid until the next insert or erase.
+//
+// The slots live in an anonymous mapping that doubles in place (mremap) and is rehashed in
+// place, so that growing never holds the old and the new array at once: the table's peak of
+// memory is its size, not one and a half times it.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <cstring>
+#include <new>
+#include <sys/mman.h>
+#include <utility>
 
 namespace memtrace {
 
@@ -27,22 +33,34 @@ public:
     static_assert(sizeof(Slot) == 32);
 
     LiveBlockTable() {
-        rehash(kMinCapacity);
+        slots_ = map_slots(kMinCapacity);
+        capacity_ = kMinCapacity;
+        shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(kMinCapacity));
     }
-    LiveBlockTable(const LiveBlockTable& other) {
-        *this = other;
+    ~LiveBlockTable() {
+        if (slots_ != nullptr) ::munmap(slots_, capacity_ * sizeof(Slot));
+    }
+    LiveBlockTable(const LiveBlockTable& other)
+        : slots_(map_slots(other.capacity_)), capacity_(other.capacity_), shift_(other.shift_),
+          size_(other.size_) {
+        std::memcpy(slots_, other.slots_, capacity_ * sizeof(Slot));
     }
     LiveBlockTable& operator=(const LiveBlockTable& other) {
-        if (this == &other) return *this;
-        slots_ = std::make_unique<Slot[]>(other.capacity_);
-        std::copy(other.slots_.get(), other.slots_.get() + other.capacity_, slots_.get());
-        capacity_ = other.capacity_;
-        shift_ = other.shift_;
-        size_ = other.size_;
+        if (this != &other) *this = LiveBlockTable(other);
         return *this;
     }
-    LiveBlockTable(LiveBlockTable&&) = default;
-    LiveBlockTable& operator=(LiveBlockTable&&) = default;
+    LiveBlockTable(LiveBlockTable&& other) noexcept
+        : slots_(std::exchange(other.slots_, nullptr)),
+          capacity_(std::exchange(other.capacity_, 0)), shift_(other.shift_),
+          size_(std::exchange(other.size_, 0)) {
+    }
+    LiveBlockTable& operator=(LiveBlockTable&& other) noexcept {
+        std::swap(slots_, other.slots_);
+        std::swap(capacity_, other.capacity_);
+        std::swap(shift_, other.shift_);
+        std::swap(size_, other.size_);
+        return *this;
+    }
 
     size_t size() const {
         return size_;
@@ -80,7 +98,7 @@ public:
         }
         inserted = true;
         if ((size_ + 1) * 4 > capacity_ * 3) {
-            rehash(capacity_ * 2);
+            grow();
             return place(address);
         }
         ++size_;
@@ -91,7 +109,7 @@ public:
     // Removes the entry in `slot` (a pointer find() or find_or_insert() returned).
     void erase(Slot* slot) {
         const size_t mask = capacity_ - 1;
-        size_t hole = static_cast<size_t>(slot - slots_.get());
+        size_t hole = static_cast<size_t>(slot - slots_);
         // Shift back the entries after the hole that probed past it, so lookups need no
         // tombstones: j's entry may fill the hole unless its home is in (hole, j] cyclically.
         for (size_t j = (hole + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
@@ -132,21 +150,51 @@ private:
         return slots_[i];
     }
 
-    void rehash(size_t capacity) {
-        std::unique_ptr<Slot[]> old = std::move(slots_);
-        const size_t old_capacity = capacity_;
-        slots_ = std::make_unique<Slot[]>(capacity); // value-initialized: every slot empty
-        capacity_ = capacity;
-        shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(capacity));
-        size_ = 0;
-        for (size_t i = 0; i < old_capacity; ++i) {
-            if (!old[i].used) continue;
-            Slot& slot = place(old[i].address);
-            slot = old[i];
+    static Slot* map_slots(size_t capacity) {
+        // Anonymous pages read as zeros: every slot starts empty, and costs memory only once
+        // it is touched.
+        void* p = ::mmap(nullptr, capacity * sizeof(Slot), PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        return static_cast<Slot*>(p);
+    }
+
+    // Doubles the capacity in place. With one more bit of hash, an entry's home is 2h or
+    // 2h + 1 for its old home h; the entries are placed again in one sweep in which each is
+    // "old" (state 1) until placed (state 2). An entry is placed at the first slot from its
+    // new home that is empty or holds an old entry, which then moves on in its turn: placed
+    // entries never move again, and every slot between a placed entry's home and itself holds
+    // a placed entry, which is what lookups with linear probing need.
+    void grow() {
+        const size_t old_bytes = capacity_ * sizeof(Slot);
+        void* p = ::mremap(slots_, old_bytes, old_bytes * 2, MREMAP_MAYMOVE);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        slots_ = static_cast<Slot*>(p); // the new half reads as zeros: empty
+        capacity_ *= 2;
+        --shift_;
+        const size_t mask = capacity_ - 1;
+        for (size_t i = 0; i < capacity_; ++i) {
+            if (slots_[i].used != 1) continue;
+            Slot moving = slots_[i];
+            slots_[i].used = 0;
+            for (;;) {
+                size_t j = home_of(moving.address);
+                while (slots_[j].used == 2)
+                    j = (j + 1) & mask;
+                moving.used = 2;
+                if (slots_[j].used == 0) {
+                    slots_[j] = moving;
+                    break;
+                }
+                std::swap(slots_[j], moving); // an old entry: it is placed next
+            }
+        }
+        for (size_t i = 0; i < capacity_; ++i) {
+            if (slots_[i].used == 2) slots_[i].used = 1;
         }
     }
 
-    std::unique_ptr<Slot[]> slots_;
+    Slot* slots_ = nullptr;
     size_t capacity_ = 0;
     unsigned shift_ = 64;
     size_t size_ = 0;

@@ -90,6 +90,32 @@ TEST(LiveBlockTable, ErasesEveryEntryOfACollidingRun) {
     EXPECT_EQ(table.find(1ull << 32), nullptr);
 }
 
+TEST(LiveBlockTable, GrowsWithProbeRunsThatWrapAround) {
+    // Keys whose home is the last slot of the smallest table: their run wraps past the end,
+    // and growing must place them all again, findable, with the others.
+    LiveBlockTable table;
+    const size_t first_capacity = table.capacity();
+    const unsigned bits = static_cast<unsigned>(__builtin_ctzll(first_capacity));
+    std::unordered_map<uint64_t, Expected> map;
+    std::mt19937_64 random(5);
+    size_t wrapping = 0;
+    while (table.capacity() < first_capacity * 4) {
+        const uint64_t key = random();
+        const bool last_slot = ((key * 0x9e3779b97f4a7c15ull) >> (64 - bits)) == first_capacity - 1;
+        if (!last_slot && wrapping < 200) continue; // the wrapping run first
+        wrapping += last_slot;
+        bool inserted = false;
+        table.find_or_insert(key, inserted).size = key / 3;
+        map[key] = {key / 3, 0, 0};
+    }
+    expect_same(table, map);
+    for (const auto& [key, expected] : map) {
+        LiveBlockTable::Slot* slot = table.find(key);
+        ASSERT_NE(slot, nullptr);
+        EXPECT_EQ(slot->size, expected.size);
+    }
+}
+
 std::vector<HeapEvent> random_events(uint64_t seed, size_t count) {
     std::mt19937_64 random(seed);
     std::vector<HeapEvent> events;
