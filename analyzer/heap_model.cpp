@@ -42,13 +42,8 @@ const std::unordered_map<uint64_t, LiveBlock>& HeapModel::live_blocks() const {
 const std::unordered_map<uint32_t, StackStats>& HeapModel::stack_stats() const {
     if (!stacks_view_current_) {
         stacks_view_.clear();
-        // A stack is listed once it allocated: every recorded block counts as >= 1 allocation.
-        for (size_t id = 0; id < dense_stacks_.size(); ++id) {
-            if (dense_stacks_[id].allocations != 0)
-                stacks_view_.emplace(static_cast<uint32_t>(id), dense_stacks_[id]);
-        }
-        for (const auto& [id, stats] : sparse_stacks_)
-            stacks_view_.emplace(id, stats);
+        for_each_stack(
+            [this](uint32_t id, const StackStats& stats) { stacks_view_.emplace(id, stats); });
         stacks_view_current_ = true;
     }
     return stacks_view_;

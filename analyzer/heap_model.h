@@ -94,6 +94,17 @@ public:
     // Every stack that allocated, by id. Built on first use after a change (the replay keeps
     // the figures of the dense ids the preload hands out in an array).
     const std::unordered_map<uint32_t, StackStats>& stack_stats() const;
+    // Calls visit(stack_id, const StackStats&) for every stack that allocated, in no particular
+    // order, without building that map (the growth report looks at every snapshot).
+    template <typename Visit> void for_each_stack(Visit&& visit) const {
+        // A stack is listed once it allocated: every recorded block counts as >= 1 allocation.
+        for (size_t id = 0; id < dense_stacks_.size(); ++id) {
+            if (dense_stacks_[id].allocations != 0)
+                visit(static_cast<uint32_t>(id), static_cast<const StackStats&>(dense_stacks_[id]));
+        }
+        for (const auto& [id, stats] : sparse_stacks_)
+            visit(id, stats);
+    }
 
 private:
     void account_alloc(const HeapEvent& event);

@@ -16,10 +16,9 @@ namespace {
 template <typename Before>
 std::vector<AllocationSite> top_sites(const HeapModel& model, size_t limit, Before before) {
     std::vector<AllocationSite> sites;
-    sites.reserve(model.stack_stats().size());
-    for (const auto& [stack_id, stats] : model.stack_stats()) {
+    model.for_each_stack([&sites](uint32_t stack_id, const StackStats& stats) {
         if (stats.allocations != 0) sites.push_back({stack_id, stats});
-    }
+    });
     const size_t kept = std::min(limit, sites.size());
     std::partial_sort(sites.begin(), sites.begin() + static_cast<ptrdiff_t>(kept), sites.end(),
                       before);
