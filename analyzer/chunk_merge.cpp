@@ -82,7 +82,43 @@ void ChunkMerge::finish(size_t chunk, size_t slot) {
     free_slots_.push_back(slot);
 }
 
+void ChunkMerge::hand_over(Active& active, Record& record) {
+    if (is_event(active.pending.kind)) {
+        // An event has no vector or string: copying its fields is cheaper than a swap.
+        record.kind = active.pending.kind;
+        record.sub_kind = active.pending.sub_kind;
+        record.offset = active.pending.offset;
+        record.time_ns = active.pending.time_ns;
+        record.address = active.pending.address;
+        record.size = active.pending.size;
+        record.stack_id = active.pending.stack_id;
+        return;
+    }
+    // Hand the record over by swapping, so that a stack's frame vector is not copied.
+    std::swap(record, active.pending);
+}
+
 bool ChunkMerge::next(Record& record, size_t& chunk, uint64_t& end) {
+    // The chunk of the last record stays out of the queue while its next record still comes
+    // before every queued one (the usual case: one thread writes for a while), which saves a
+    // pop and a push per record. The order is the queue's: (time, chunk).
+    if (current_ != kNone) {
+        const size_t i = current_;
+        Active& active = active_[slot_of_[i]];
+        const Entry mine{active.pending.time_ns, i};
+        if (queue_.empty() || queue_.top() > mine) {
+            hand_over(active, record);
+            end = active.pending_end;
+            chunk = i;
+            if (!advance(slot_of_[i])) {
+                finish(i, slot_of_[i]);
+                current_ = kNone;
+            }
+            return true;
+        }
+        queue_.push(mine);
+        current_ = kNone;
+    }
     while (!queue_.empty()) {
         const Entry top = queue_.top();
         queue_.pop();
@@ -108,12 +144,11 @@ bool ChunkMerge::next(Record& record, size_t& chunk, uint64_t& end) {
         }
         const size_t slot = slot_of_[i];
         Active& active = active_[slot];
-        // Hand the record over by swapping, so that a stack's frame vector is not copied.
-        std::swap(record, active.pending);
+        hand_over(active, record);
         end = active.pending_end;
         chunk = i;
         if (advance(slot)) {
-            queue_.push({active.pending.time_ns, i});
+            current_ = i;
         } else {
             finish(i, slot);
         }

@@ -52,6 +52,7 @@ private:
     // Decodes the chunk in `slot` up to its next wanted record; false when it has none left.
     bool advance(size_t slot);
     void finish(size_t chunk, size_t slot);
+    void hand_over(Active& active, Record& record);
 
     const MappedFile& file_;
     std::vector<ChunkSpan> spans_;
@@ -70,6 +71,8 @@ private:
     };
     std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue_;
     std::vector<bool> started_;
+    static constexpr size_t kNone = SIZE_MAX;
+    size_t current_ = kNone; // the chunk of the last record, when it has more (not queued)
     uint64_t bytes_done_ = 0;
 };
 

@@ -365,7 +365,7 @@ void CompactedDump::check_event_count(uint64_t events) const {
     }
 }
 
-void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& visit,
+void CompactedDump::for_each_event(const std::function<void(std::span<const HeapEvent>)>& visit,
                                    const std::function<void(uint64_t)>& progress) const {
     EventBatches batches;
     std::thread decoding([this, &batches] {
@@ -381,9 +381,7 @@ void CompactedDump::for_each_event(const std::function<void(const HeapEvent&)>& 
     });
     try {
         while (auto batch = batches.take_full()) {
-            const HeapEvent* events = batch->events.data();
-            for (size_t i = 0; i < batch->count; ++i)
-                visit(events[i]);
+            visit(std::span<const HeapEvent>(batch->events.data(), batch->count));
             if (progress) progress(batch->bytes_read);
             batches.give_back(std::move(batch));
         }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 
 namespace memtrace {
@@ -36,7 +37,8 @@ public:
 
     // Every Alloc and Free in time order. HeapEvent::offset is the event's index in the dump.
     // `progress` (may be empty) gets the bytes of the file read so far after each frame.
-    void for_each_event(const std::function<void(const HeapEvent&)>& visit,
+    // Events come in batches, one call of `visit` each.
+    void for_each_event(const std::function<void(std::span<const HeapEvent>)>& visit,
                         const std::function<void(uint64_t)>& progress = {}) const;
 
 private:

@@ -3,6 +3,7 @@
 #include "chunk_merge.h"
 #include "compact_format.h"
 #include "compact_reader.h"
+#include "event_batch_queue.h"
 #include "progress.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <queue>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -394,14 +396,34 @@ void DumpReader::check_stack(const HeapEvent& event) const {
                                 path_, event.offset, event.stack_id));
 }
 
+void DumpReader::check_and_visit(
+    std::span<const HeapEvent> events,
+    const std::function<void(std::span<const HeapEvent>)>& visit) const {
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (events[i].type != HeapEvent::Type::Alloc) continue;
+        try {
+            check_stack(events[i]);
+        } catch (const DumpError&) {
+            if (i != 0) visit(events.first(i));
+            throw;
+        }
+    }
+    visit(events);
+}
+
 void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& visit) const {
+    for_each_event_batch([&visit](std::span<const HeapEvent> events) {
+        for (const HeapEvent& event : events)
+            visit(event);
+    });
+}
+
+void DumpReader::for_each_event_batch(
+    const std::function<void(std::span<const HeapEvent>)>& visit) const {
     if (compacted_) {
         Progress progress("reading dump", compacted_->file_size());
         compacted_->for_each_event(
-            [&](const HeapEvent& event) {
-                if (event.type == HeapEvent::Type::Alloc) check_stack(event);
-                visit(event);
-            },
+            [&](std::span<const HeapEvent> events) { check_and_visit(events, visit); },
             [&](uint64_t done) { progress.update(done); });
         return;
     }
@@ -409,28 +431,57 @@ void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& vis
     for (const ChunkSpan& span : event_chunks_)
         total += span.end - span.begin;
     Progress progress("reading dump", total);
-    // Chunks are started when their first event is due and released once read, so that only
-    // the chunks being written at the same time are in memory together.
-    ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
-    Record record;
-    HeapEvent event;
-    size_t chunk = 0;
-    uint64_t end = 0;
-    uint64_t count = 0;
-    while (merge.next(record, chunk, end)) {
-        const bool alloc = record.kind == f::RecordKind::Alloc;
-        event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
-        event.function = static_cast<f::AllocFunction>(record.sub_kind);
-        event.stack_id = alloc ? record.stack_id : f::kNoStack;
-        event.thread_index = merge.spans()[chunk].thread_index;
-        event.time_ns = record.time_ns;
-        event.address = record.address;
-        event.size = alloc ? record.size : 0;
-        event.offset = record.offset;
-        if (alloc) check_stack(event);
-        visit(event);
-        if ((++count & 0xffff) == 0) progress.update(merge.bytes_done());
+    // Merging and decoding the chunks takes about as long as replaying the events: a thread of
+    // its own does it, one batch ahead of the caller.
+    EventBatchQueue queue;
+    std::thread decoding([this, &queue] {
+        std::unique_ptr<EventBatchQueue::Batch> batch;
+        try {
+            // Chunks are started when their first event is due and released once read, so that
+            // only the chunks being written at the same time are in memory together.
+            ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
+            Record record;
+            size_t chunk = 0;
+            uint64_t end = 0;
+            batch = queue.take_empty();
+            while (batch != nullptr && merge.next(record, chunk, end)) {
+                const bool alloc = record.kind == f::RecordKind::Alloc;
+                HeapEvent& event = batch->events.emplace_back();
+                event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
+                event.function = static_cast<f::AllocFunction>(record.sub_kind);
+                event.stack_id = alloc ? record.stack_id : f::kNoStack;
+                event.thread_index = merge.spans()[chunk].thread_index;
+                event.time_ns = record.time_ns;
+                event.address = record.address;
+                event.size = alloc ? record.size : 0;
+                event.offset = record.offset;
+                if (batch->events.size() == EventBatchQueue::kBatchEvents) {
+                    batch->progress = merge.bytes_done();
+                    queue.put_full(std::move(batch));
+                    batch = queue.take_empty();
+                }
+            }
+            if (batch != nullptr && !batch->events.empty()) queue.put_full(std::move(batch));
+            queue.finish(nullptr);
+        } catch (...) {
+            // A damaged record: the events before it go first, as one event at a time would.
+            if (batch != nullptr && !batch->events.empty()) queue.put_full(std::move(batch));
+            queue.finish(std::current_exception());
+        }
+    });
+    try {
+        while (auto batch = queue.take_full()) {
+            check_and_visit(batch->events, visit);
+            progress.update(batch->progress);
+            queue.give_back(std::move(batch));
+        }
+    } catch (...) {
+        queue.stop();
+        decoding.join();
+        throw;
     }
+    decoding.join();
+    if (const std::exception_ptr error = queue.error()) std::rethrow_exception(error);
 }
 
 } // namespace memtrace

@@ -1,28 +1,37 @@
 #include "heap_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace memtrace {
 
 namespace {
-// Stack ids below this go through the array cache; larger (hostile) ones through the map.
-constexpr uint32_t kStackCacheLimit = 1u << 22;
+// Stack ids below this index the array of stacks (32 MiB at most); larger (hostile) ones a map.
+constexpr uint32_t kDenseStackLimit = 1u << 20;
+// How many events ahead apply(span) prefetches: enough to cover a miss to memory at the
+// few nanoseconds an event of a hot table takes.
+constexpr size_t kPrefetchAhead = 12;
 } // namespace
 
 StackStats& HeapModel::stats_of(uint32_t stack_id) {
-    if (stack_id >= kStackCacheLimit) return stacks_[stack_id];
-    std::vector<StackStats*>& slots = stack_cache_.slots;
-    if (stack_id >= slots.size()) slots.resize(stack_id + 1 + stack_id / 2);
-    StackStats*& cached = slots[stack_id];
-    if (cached == nullptr) cached = &stacks_[stack_id];
-    return *cached;
+    if (stack_id >= kDenseStackLimit) return sparse_stacks_[stack_id];
+    if (stack_id >= dense_stacks_.size()) dense_stacks_.resize(stack_id + 1 + stack_id / 2);
+    return dense_stacks_[stack_id];
+}
+
+LiveBlock HeapModel::to_live_block(const LiveBlockTable::Slot& slot) const {
+    // The weights are not stored: they follow from the size, and computing them again on the
+    // rare look at a block keeps every slot of the table at 32 bytes.
+    const SampleWeight weight =
+        sample_bytes_ ? sample_weight(slot.size, sample_bytes_) : SampleWeight{1, slot.size};
+    return LiveBlock{slot.size, slot.time_ns, slot.stack_id, weight.bytes, weight.blocks};
 }
 
 const std::unordered_map<uint64_t, LiveBlock>& HeapModel::live_blocks() const {
     if (!live_view_current_) {
         live_view_.clear();
         live_view_.reserve(live_.size());
-        live_.for_each([this](uint64_t address, const LiveBlock& block) {
+        for_each_live_block([this](uint64_t address, const LiveBlock& block) {
             live_view_.emplace(address, block);
         });
         live_view_current_ = true;
@@ -30,39 +39,64 @@ const std::unordered_map<uint64_t, LiveBlock>& HeapModel::live_blocks() const {
     return live_view_;
 }
 
-void HeapModel::unaccount(const LiveBlock& live) {
-    StackStats& stack = stats_of(live.stack_id);
-    stack.live_blocks -= live.est_blocks;
-    stack.live_bytes -= live.est_bytes;
-    live_bytes_ -= live.est_bytes;
-    live_block_count_ -= live.est_blocks;
+const std::unordered_map<uint32_t, StackStats>& HeapModel::stack_stats() const {
+    if (!stacks_view_current_) {
+        stacks_view_.clear();
+        for_each_stack(
+            [this](uint32_t id, const StackStats& stats) { stacks_view_.emplace(id, stats); });
+        stacks_view_current_ = true;
+    }
+    return stacks_view_;
+}
+
+void HeapModel::drop_blocks() {
+    live_ = LiveBlockTable();
+    live_view_ = {};
+    live_view_current_ = true;
+    dense_stacks_ = {};
+    sparse_stacks_ = {};
+    stacks_view_ = {};
+    stacks_view_current_ = true;
+}
+
+void HeapModel::account_free(LiveBlockTable::Slot* slot) {
+    const SampleWeight weight =
+        sample_bytes_ ? sample_weight(slot->size, sample_bytes_) : SampleWeight{1, slot->size};
+    StackStats& stack = stats_of(slot->stack_id);
+    stack.live_blocks -= weight.blocks;
+    stack.live_bytes -= weight.bytes;
+    live_bytes_ -= weight.bytes;
+    live_block_count_ -= weight.blocks;
 }
 
 void HeapModel::apply(const HeapEvent& event) {
     live_view_current_ = false;
+    stacks_view_current_ = false;
     if (event.type == HeapEvent::Type::Free) {
-        const LiveBlock* block = live_.find(event.address);
-        if (block == nullptr) {
+        LiveBlockTable::Slot* slot = live_.find(event.address);
+        if (slot == nullptr) {
             ++totals_.unknown_frees;
             return;
         }
         ++totals_.frees;
-        unaccount(*block);
-        live_.erase(event.address);
+        account_free(slot);
+        live_.erase(slot);
         return;
     }
 
     // One probe for both: is the address live (an anomaly: the old block is replaced), and
     // where the new block goes.
     bool inserted = false;
-    LiveBlock& slot = live_.find_or_insert(event.address, inserted);
+    LiveBlockTable::Slot& slot = live_.find_or_insert(event.address, inserted);
     if (!inserted) {
         ++totals_.replaced_blocks;
-        unaccount(slot);
+        account_free(&slot);
     }
+    slot.size = event.size;
+    slot.time_ns = event.time_ns;
+    slot.stack_id = event.stack_id;
     const SampleWeight weight =
         sample_bytes_ ? sample_weight(event.size, sample_bytes_) : SampleWeight{1, event.size};
-    slot = LiveBlock{event.size, event.time_ns, event.stack_id, weight.bytes, weight.blocks};
     totals_.allocations += weight.blocks;
     totals_.bytes_allocated += weight.bytes;
     live_bytes_ += weight.bytes;
@@ -79,6 +113,23 @@ void HeapModel::apply(const HeapEvent& event) {
     }
 }
 
+void HeapModel::prefetch(const HeapEvent& event) const {
+    live_.prefetch(event.address);
+    // A free's stack is only known once its slot is read; an alloc's is in the event.
+    if (event.type == HeapEvent::Type::Alloc && event.stack_id < dense_stacks_.size())
+        __builtin_prefetch(&dense_stacks_[event.stack_id], 1);
+}
+
+void HeapModel::apply(std::span<const HeapEvent> events) {
+    const size_t count = events.size();
+    for (size_t i = 0; i < count && i < kPrefetchAhead; ++i)
+        prefetch(events[i]);
+    for (size_t i = 0; i < count; ++i) {
+        if (i + kPrefetchAhead < count) prefetch(events[i + kPrefetchAhead]);
+        apply(events[i]);
+    }
+}
+
 SampleWeight sample_weight(uint64_t size, uint64_t sample_bytes) {
     // A zero-byte block still advances nothing in the sampler; count it as itself.
     if (size == 0) return {1, 0};
@@ -88,25 +139,40 @@ SampleWeight sample_weight(uint64_t size, uint64_t sample_bytes) {
             static_cast<uint64_t>(std::llround(static_cast<double>(size) / p))};
 }
 
+HeapModel replay_at_times(const DumpReader& reader, const std::vector<uint64_t>& times_ns,
+                          const std::function<void(size_t, const HeapModel&)>& at_time) {
+    HeapModel model(reader.sample_bytes());
+    size_t next = 0;
+    reader.for_each_event_batch([&](std::span<const HeapEvent> events) {
+        while (next < times_ns.size() && !events.empty()) {
+            // The events up to the first one past the next time go in one piece.
+            const auto past = std::find_if(events.begin(), events.end(), [&](const HeapEvent& e) {
+                return e.time_ns > times_ns[next];
+            });
+            const auto before = static_cast<size_t>(past - events.begin());
+            model.apply(events.first(before));
+            events = events.subspan(before);
+            while (!events.empty() && next < times_ns.size() &&
+                   events.front().time_ns > times_ns[next]) {
+                at_time(next++, model);
+            }
+        }
+        model.apply(events);
+    });
+    while (next < times_ns.size())
+        at_time(next++, model);
+    return model;
+}
+
 HeapModel replay(const DumpReader& reader,
                  const std::function<void(size_t, const HeapModel&)>& on_snapshot) {
-    HeapModel model(reader.sample_bytes());
-    const std::vector<SnapshotMark>& snapshots = reader.snapshots();
-    size_t next = 0;
-    // Snapshots not yet reached by the replay are delivered as soon as an event passes them.
-    const auto deliver_until = [&](uint64_t time_ns, bool all) {
-        while (on_snapshot && next < snapshots.size() &&
-               (all || snapshots[next].time_ns < time_ns)) {
-            on_snapshot(next, model);
-            ++next;
-        }
-    };
-    reader.for_each_event([&](const HeapEvent& event) {
-        deliver_until(event.time_ns, false);
-        model.apply(event);
-    });
-    deliver_until(0, true);
-    return model;
+    std::vector<uint64_t> times_ns;
+    if (on_snapshot) {
+        times_ns.reserve(reader.snapshots().size());
+        for (const SnapshotMark& snapshot : reader.snapshots())
+            times_ns.push_back(snapshot.time_ns);
+    }
+    return replay_at_times(reader, times_ns, on_snapshot);
 }
 
 } // namespace memtrace

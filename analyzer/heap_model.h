@@ -3,12 +3,14 @@
 #pragma once
 
 #include "dump_reader.h"
-#include "flat_map.h"
+#include "live_block_table.h"
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace memtrace {
 
@@ -48,6 +50,9 @@ public:
     }
 
     void apply(const HeapEvent& event);
+    // The same as apply() on each event in turn, faster: the table slots of the events a few
+    // places ahead are prefetched while the current one is applied.
+    void apply(std::span<const HeapEvent> events);
 
     bool sampled() const {
         return sample_bytes_ != 0;
@@ -56,8 +61,14 @@ public:
     const HeapTotals& totals() const {
         return totals_;
     }
-    // Built on first use after a change (the replay itself keeps blocks in a faster map).
+    // Built on first use after a change (the replay itself keeps blocks in a faster table).
+    // for_each_live_block() gives the same without building a map.
     const std::unordered_map<uint64_t, LiveBlock>& live_blocks() const;
+    // Calls visit(address, const LiveBlock&) for every live block, in no particular order.
+    template <typename Visit> void for_each_live_block(Visit&& visit) const {
+        live_.for_each(
+            [&](const LiveBlockTable::Slot& slot) { visit(slot.address, to_live_block(slot)); });
+    }
     uint64_t live_bytes() const {
         return live_bytes_;
     }
@@ -75,34 +86,42 @@ public:
     uint64_t peak_time_ns() const {
         return peak_time_ns_;
     }
-    const std::unordered_map<uint32_t, StackStats>& stack_stats() const {
-        return stacks_;
+    // Frees the memory of the live blocks and of the per-stack figures, for a caller that
+    // needs only the totals, live and peak figures from here on (a report about to symbolize,
+    // which takes memory of its own). live_blocks() and stack_stats() are empty afterwards.
+    void drop_blocks();
+
+    // Every stack that allocated, by id. Built on first use after a change (the replay keeps
+    // the figures of the dense ids the preload hands out in an array).
+    const std::unordered_map<uint32_t, StackStats>& stack_stats() const;
+    // Calls visit(stack_id, const StackStats&) for every stack that allocated, in no particular
+    // order, without building that map (the growth report looks at every snapshot).
+    template <typename Visit> void for_each_stack(Visit&& visit) const {
+        // A stack is listed once it allocated: every recorded block counts as >= 1 allocation.
+        for (size_t id = 0; id < dense_stacks_.size(); ++id) {
+            if (dense_stacks_[id].allocations != 0)
+                visit(static_cast<uint32_t>(id), static_cast<const StackStats&>(dense_stacks_[id]));
+        }
+        for (const auto& [id, stats] : sparse_stacks_)
+            visit(id, stats);
     }
 
 private:
-    void unaccount(const LiveBlock& block); // takes a block out of the live figures
+    void account_alloc(const HeapEvent& event);
+    void account_free(LiveBlockTable::Slot* slot);
     StackStats& stats_of(uint32_t stack_id);
+    void prefetch(const HeapEvent& event) const;
+    LiveBlock to_live_block(const LiveBlockTable::Slot& slot) const;
 
-    FlatMap<LiveBlock> live_; // by address
+    LiveBlockTable live_; // by address
     mutable std::unordered_map<uint64_t, LiveBlock> live_view_;
     mutable bool live_view_current_ = true;
-    std::unordered_map<uint32_t, StackStats> stacks_;
-    // stacks_ entries by id for the dense ids the preload hands out: one array access per event
-    // instead of a hash lookup. unordered_map values never move, and a move of the map keeps
-    // them; a copy of the model starts with an empty cache, since it has entries of its own.
-    struct StackCache {
-        std::vector<StackStats*> slots;
-        StackCache() = default;
-        StackCache(const StackCache&) {
-        }
-        StackCache& operator=(const StackCache&) {
-            slots.clear();
-            return *this;
-        }
-        StackCache(StackCache&&) = default;
-        StackCache& operator=(StackCache&&) = default;
-    };
-    StackCache stack_cache_;
+    // Stacks by id: the ids below a limit (as the preload hands them out, 1, 2, 3...) index an
+    // array, one access per event instead of a hash lookup; larger (hostile) ones a map.
+    std::vector<StackStats> dense_stacks_;
+    std::unordered_map<uint32_t, StackStats> sparse_stacks_;
+    mutable std::unordered_map<uint32_t, StackStats> stacks_view_;
+    mutable bool stacks_view_current_ = true;
     HeapTotals totals_;
     uint64_t sample_bytes_ = 0;
     uint64_t live_bytes_ = 0;
@@ -125,5 +144,10 @@ SampleWeight sample_weight(uint64_t size, uint64_t sample_bytes);
 // been applied and no later one.
 HeapModel replay(const DumpReader& reader,
                  const std::function<void(size_t, const HeapModel&)>& on_snapshot = {});
+
+// Replays every event of the dump; at_time(i, model) is called once every event up to
+// times_ns[i] (sorted) has been applied and no later one.
+HeapModel replay_at_times(const DumpReader& reader, const std::vector<uint64_t>& times_ns,
+                          const std::function<void(size_t, const HeapModel&)>& at_time);
 
 } // namespace memtrace

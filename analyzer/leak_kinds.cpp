@@ -53,7 +53,7 @@ LeakClassification classify_leaks(const HeapModel& model, const LeakScanResult& 
     LeakClassification result;
     result.scanned = scan_completed(scan);
     std::map<std::pair<uint32_t, LeakKind>, KindedSite> by_site;
-    for (const auto& [address, block] : model.live_blocks()) {
+    model.for_each_live_block([&](uint64_t address, const LiveBlock& block) {
         const LeakKind kind = classify_block(address, block, scan);
         KindedSite& site = by_site[{block.stack_id, kind}];
         site.stack_id = block.stack_id;
@@ -61,7 +61,7 @@ LeakClassification classify_leaks(const HeapModel& model, const LeakScanResult& 
         // Estimates in a sampled dump (which never has a scan); the block itself otherwise.
         site.bytes += block.est_bytes;
         site.blocks += block.est_blocks;
-    }
+    });
     result.sites.reserve(by_site.size());
     for (const auto& [key, site] : by_site) {
         KindTotals& total = result.totals[static_cast<size_t>(site.kind)];

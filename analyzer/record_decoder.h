@@ -84,6 +84,10 @@ public:
     }
 
 private:
+    // An Alloc or Free with kLongestEvent bytes left in the span; false (nothing consumed) for
+    // anything else, including a malformed event, which the general path reports.
+    bool next_event_fast(Record& record);
+
     const uint8_t* file_;
     const std::string* path_;
     uint64_t position_;

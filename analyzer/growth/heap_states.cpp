@@ -10,12 +10,12 @@ namespace {
 
 HeapState state_of(const HeapModel& model) {
     HeapState state;
-    for (const auto& [stack_id, stats] : model.stack_stats()) {
-        if (stats.live_blocks == 0) continue;
+    model.for_each_stack([&state](uint32_t stack_id, const StackStats& stats) {
+        if (stats.live_blocks == 0) return;
         state.stacks.push_back({stack_id, {stats.live_bytes, stats.live_blocks}});
         state.total.bytes += stats.live_bytes;
         state.total.blocks += stats.live_blocks;
-    }
+    });
     // Stack ids in order, so the same dump always names a site by the same stack.
     std::sort(state.stacks.begin(), state.stacks.end(),
               [](const StackLive& a, const StackLive& b) { return a.stack_id < b.stack_id; });

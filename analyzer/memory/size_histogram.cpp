@@ -8,11 +8,11 @@ uint64_t class_min_size(uint32_t index) {
 
 std::vector<ClassLive> live_by_class(const HeapModel& model) {
     std::vector<ClassLive> live(format::kSizeClassCount);
-    for (const auto& [address, block] : model.live_blocks()) {
+    model.for_each_live_block([&live](uint64_t, const LiveBlock& block) {
         ClassLive& slot = live[format::size_class_index(block.size)];
         slot.count += block.est_blocks;
         slot.bytes += block.est_bytes;
-    }
+    });
     return live;
 }
 

@@ -45,7 +45,8 @@ Histogram build(const DumpReader& reader, const growth::DumpSpec& spec) {
     } else {
         if (!reader.size_class_samples().empty()) totals = &reader.size_class_samples().back();
         HeapModel model(reader.sample_bytes());
-        reader.for_each_event([&model](const HeapEvent& event) { model.apply(event); });
+        reader.for_each_event_batch(
+            [&model](std::span<const HeapEvent> events) { model.apply(events); });
         live = m::live_by_class(model);
     }
     result.histogram = m::make_histogram(totals ? &totals->classes : nullptr, live);

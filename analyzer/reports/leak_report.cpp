@@ -129,10 +129,10 @@ nlohmann::json to_json(const DumpReader& reader, const HeapModel& model,
 
 std::vector<LeakSite> leak_sites(const HeapModel& model) {
     std::vector<LeakSite> sites;
-    for (const auto& [stack_id, stats] : model.stack_stats()) {
+    model.for_each_stack([&sites](uint32_t stack_id, const StackStats& stats) {
         if (stats.live_blocks != 0)
             sites.push_back({stack_id, stats.live_bytes, stats.live_blocks});
-    }
+    });
     std::sort(sites.begin(), sites.end(), [](const LeakSite& a, const LeakSite& b) {
         if (a.bytes != b.bytes) return a.bytes > b.bytes;
         if (a.blocks != b.blocks) return a.blocks > b.blocks;
@@ -189,8 +189,11 @@ std::string scan_description(const DumpReader& reader, const LeakClassification&
 void write_leak_report(const std::string& dump_path, const LeakReportOptions& options,
                        std::ostream& out) {
     const DumpReader reader(dump_path);
-    const HeapModel model = replay(reader);
+    HeapModel model = replay(reader);
     const LeakClassification leaks = classify_leaks(model, reader.leak_scan());
+    // Symbolizing loads debug information: the replay's tables go first, so that the peak of
+    // memory is the larger of the two rather than their sum.
+    model.drop_blocks();
     Symbolizer symbolizer(reader.modules());
     if (options.json) {
         const size_t shown =

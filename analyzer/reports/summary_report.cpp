@@ -16,10 +16,9 @@ namespace {
 template <typename Before>
 std::vector<AllocationSite> top_sites(const HeapModel& model, size_t limit, Before before) {
     std::vector<AllocationSite> sites;
-    sites.reserve(model.stack_stats().size());
-    for (const auto& [stack_id, stats] : model.stack_stats()) {
+    model.for_each_stack([&sites](uint32_t stack_id, const StackStats& stats) {
         if (stats.allocations != 0) sites.push_back({stack_id, stats});
-    }
+    });
     const size_t kept = std::min(limit, sites.size());
     std::partial_sort(sites.begin(), sites.begin() + static_cast<ptrdiff_t>(kept), sites.end(),
                       before);
@@ -203,12 +202,15 @@ void write_summary_report(const std::string& dump_path, const SummaryReportOptio
     std::vector<uint64_t> checkpoints;
     if (doctor_at != nullptr) checkpoints.push_back(doctor_at->time_ns);
     HeapAtSample heap_at_sample;
-    const HeapModel model = memory::replay_with_checkpoints(
+    HeapModel model = memory::replay_with_checkpoints(
         reader, checkpoints,
         [&heap_at_sample](size_t, const HeapModel& at) { heap_at_sample = capture_heap(at); });
     const memory::Diagnosis doctor = diagnose_dump(reader, samples, heap_at_sample);
     const Summary summary{reader, model, top_sites_by_bytes(model, kTopSites),
                           top_sites_by_count(model, kTopSites), doctor};
+    // Symbolizing loads debug information: the replay's tables go first, so that the peak of
+    // memory is the larger of the two rather than their sum.
+    model.drop_blocks();
     Symbolizer symbolizer(reader.modules());
     if (options.json) {
         out << dump_json(to_json(summary, symbolizer)) << '\n';

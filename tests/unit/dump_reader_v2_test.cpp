@@ -147,6 +147,52 @@ TEST(Replay, SnapshotsSeeEveryEventUpToTheirTime) {
     EXPECT_EQ(model.live_bytes(), 57u);
 }
 
+TEST(Replay, SnapshotsBetweenBatchesSeeExactlyTheEventsBeforeThem) {
+    // Many more events than one batch of the replay, snapshots at batch boundaries and
+    // inside batches, several at the same moment, and events at a snapshot's exact time.
+    TempDir dir;
+    DumpBuilder dump;
+    ChunkBuilder& chunk = dump.add_chunk(1, T0).stack(T0, 1, {0x401000});
+    std::vector<uint64_t> snapshot_times;
+    uint64_t live = 0;
+    std::vector<uint64_t> expected; // live bytes at each snapshot
+    for (uint64_t i = 0; i < 30000; ++i) {
+        const uint64_t time = T0 + 1 + i / 2;
+        if (i % 3 == 2) {
+            chunk.free(time, 0x10000 + (i - 1) * 16);
+            live -= (i - 1) % 100;
+        } else {
+            chunk.alloc(time, 0x10000 + i * 16, i % 100, 1);
+            live += i % 100;
+        }
+        if (i == 4095 || i == 4096 || i == 9001 || i == 20000 || i == 29999) {
+            const uint64_t at = time + (i % 2); // odd i: after the event's time
+            // Events of the same time as the snapshot still to come count in it.
+            uint64_t live_at = live;
+            for (uint64_t j = i + 1; j < 30000 && T0 + 1 + j / 2 <= at; ++j)
+                live_at = j % 3 == 2 ? live_at - (j - 1) % 100 : live_at + j % 100;
+            snapshot_times.push_back(at);
+            expected.push_back(live_at);
+            if (i == 9001) {
+                snapshot_times.push_back(at);
+                expected.push_back(live_at);
+            }
+        }
+    }
+    ChunkBuilder& snapshots = dump.add_chunk(2, T0);
+    for (const uint64_t time : snapshot_times)
+        snapshots.snapshot(time, f::SnapshotTrigger::Api, "");
+    dump.write(dir / "d.mtd");
+    const DumpReader reader((dir / "d.mtd").string());
+    std::vector<uint64_t> seen;
+    const HeapModel model = replay(reader, [&](size_t index, const HeapModel& at) {
+        EXPECT_EQ(index, seen.size());
+        seen.push_back(at.live_bytes());
+    });
+    EXPECT_EQ(seen, expected);
+    EXPECT_EQ(model.live_bytes(), live);
+}
+
 TEST(Replay, SampledBlocksStandForOneOverTheirSamplingChance) {
     TempDir dir;
     DumpBuilder dump;
