@@ -280,7 +280,8 @@ std::string resolve_program(const std::string& name, const char* path_env) {
     while (true) {
         const size_t end = search_path.find(':', begin);
         std::string directory = search_path.substr(begin, end - begin);
-        if (directory.empty()) directory = "."; // an empty PATH entry means the working directory
+        if (directory.empty())
+            directory.push_back('.'); // an empty PATH entry: the working directory
         const std::string candidate = directory + "/" + name;
         const int error = check(candidate);
         if (error == 0) return candidate;

@@ -68,7 +68,8 @@ void write_junit(std::ostream& out, const GateVerdict& verdict, const ReportSett
                                 " smaller sites not shown\n";
                         break;
                     }
-                    body += "\n" + amount(site.bytes) + " in " + std::to_string(site.blocks) +
+                    body += '\n';
+                    body += amount(site.bytes) + " in " + std::to_string(site.blocks) +
                             (site.blocks == 1 ? " block" : " blocks") + ", " +
                             leak_kind_name(site.kind) + ", from stack #" +
                             std::to_string(site.stack_id) + ":\n";

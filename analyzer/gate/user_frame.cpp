@@ -56,7 +56,10 @@ std::string frame_label(const SymbolizedFrame& frame) {
     std::string label = frame.function;
     if (!frame.file.empty()) {
         label += " (" + frame.file;
-        if (frame.line != 0) label += ":" + std::to_string(frame.line);
+        if (frame.line != 0) {
+            label += ':';
+            label += std::to_string(frame.line);
+        }
         label += ")";
     } else if (!frame.module.empty()) {
         label += " (" + frame.module + ")";
