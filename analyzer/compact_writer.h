@@ -16,6 +16,10 @@ struct CompactOptions {
     // the compacted dump, and no report shows them.
     uint64_t time_quantum_ns = 100'000;
     bool progress = true; // show progress on a terminal (Progress decides whether it can)
+    // Version of the compacted form to write: 3 (site mode, the default) or 2 (keeps which
+    // block each free released and every address; for comparison). 0: the environment
+    // variable MEMTRACE_COMPACT_VERSION if set, else 3.
+    uint32_t version = 0;
 };
 
 struct CompactResult {
