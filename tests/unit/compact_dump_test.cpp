@@ -24,10 +24,13 @@ namespace f = memtrace::format;
 namespace fs = std::filesystem;
 constexpr uint64_t T0 = DumpBuilder::kStartNs;
 
+// Version 2, which keeps every address: these tests compare events exactly. Site mode (version
+// 3) has its own tests (compact_sites_test.cpp).
 CompactOptions exact() {
     CompactOptions options;
     options.time_quantum_ns = 1;
     options.progress = false;
+    options.version = 2;
     return options;
 }
 
