@@ -355,6 +355,11 @@ void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const
         batch->bytes_read = frames.offset();
     }
     if (batch->count != 0) batches.put_full(std::move(batch));
+    if constexpr (requires { decoder.finish(); }) {
+        if (const std::string problem = decoder.finish(); !problem.empty()) {
+            throw frames.damaged(frames.offset(), problem);
+        }
+    }
     check_event_count(index);
     batches.finish(nullptr);
 }

@@ -229,6 +229,14 @@ std::string SiteEventDecoder::finish_frame() const {
     return {};
 }
 
+std::string SiteEventDecoder::finish() const {
+    if (next_addressed_ != addressed_.size()) {
+        return fmt::format("{} addressed blocks were never allocated",
+                           addressed_.size() - next_addressed_);
+    }
+    return {};
+}
+
 std::string SiteEventDecoder::decode(HeapEvent* out, size_t room, size_t& decoded,
                                      uint64_t& index) {
     decoded = 0;

@@ -124,6 +124,8 @@ public:
         return next_ == count_;
     }
     std::string finish_frame() const;
+    // After the last frame: checks that every addressed block was allocated.
+    std::string finish() const;
 
 private:
     struct Site {
