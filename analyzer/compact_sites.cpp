@@ -1,5 +1,6 @@
 #include "compact_sites.h"
 
+#include "compact_events.h"
 #include "dump_error.h"
 #include "dump_reader.h"
 #include "memtrace/varint.h"
@@ -89,6 +90,7 @@ void SiteEventEncoder::add(const Record& record, uint32_t thread_index) {
         const Site key{record.stack_id, static_cast<uint32_t>(record.sub_kind), record.size};
         const auto [site, is_new] = sites_.try_emplace(key, static_cast<uint32_t>(sites_.size()));
         if (is_new) {
+            site_sizes_.push_back(record.size);
             tag |= kTagNewSite | static_cast<uint8_t>((record.sub_kind & 3u) << kTagFunctionShift);
             put(kSiteStacks, record.stack_id);
             put(kSiteSizes, record.size);
@@ -102,7 +104,7 @@ void SiteEventEncoder::add(const Record& record, uint32_t thread_index) {
             // model counts).
             tag |= kTagReplaces;
             put(kSiteVictims, slot.site);
-            replaced_[next_sequence_] = {slot.sequence, record.address};
+            replaced_[next_sequence_] = {slot.sequence, record.address, slot.site};
         }
         slot = {next_sequence_++, site->second};
     }
@@ -122,24 +124,43 @@ void SiteEventEncoder::take_frame(std::vector<uint8_t>& out) {
     count_ = 0;
 }
 
-std::vector<std::vector<uint8_t>> SiteEventEncoder::take_addressed(size_t frame_target) {
-    // The survivors, and the blocks each replaced at its address (and those they replaced).
-    std::vector<std::pair<uint64_t, uint64_t>> entries; // (sequence, address)
+std::vector<std::vector<uint8_t>>
+SiteEventEncoder::take_addressed(size_t frame_target, std::vector<uint64_t> scan_listed) {
+    std::sort(scan_listed.begin(), scan_listed.end());
+    const auto listed = [&](uint64_t address) {
+        return std::binary_search(scan_listed.begin(), scan_listed.end(), address);
+    };
+    // Every survivor. One the leak scan lists keeps its address, and so does one that replaced
+    // a block, with the blocks it replaced (and those they replaced), for the heap model to see
+    // the same replacements at the same address.
+    struct Entry {
+        uint64_t sequence;
+        uint64_t address;
+        uint64_t size;
+        bool keeps_address;
+        bool operator<(const Entry& other) const {
+            return sequence < other.sequence;
+        }
+    };
+    std::vector<Entry> entries;
     live_.for_each([&](uint64_t address, const LiveBlock& block) {
-        entries.emplace_back(block.sequence, address);
-        for (auto at = replaced_.find(block.sequence); at != replaced_.end();
-             at = replaced_.find(at->second.first)) {
-            entries.push_back(at->second);
+        auto at = replaced_.find(block.sequence);
+        const bool keeps_address = at != replaced_.end() || listed(address);
+        entries.push_back({block.sequence, address, site_sizes_[block.site], keeps_address});
+        for (; at != replaced_.end(); at = replaced_.find(at->second.sequence)) {
+            entries.push_back(
+                {at->second.sequence, at->second.address, site_sizes_[at->second.site], true});
         }
     });
     std::sort(entries.begin(), entries.end());
 
     // Synthetic numbers: one per Alloc and per free of an unknown address, at most.
     const uint64_t needed = next_sequence_ + unknown_frees_;
-    std::vector<uint64_t> addresses;
-    addresses.reserve(entries.size());
-    for (const auto& entry : entries)
-        addresses.push_back(entry.second);
+    // Real addresses a synthetic one must not equal: those kept, and those the scan lists.
+    std::vector<uint64_t> addresses = std::move(scan_listed);
+    for (const Entry& entry : entries) {
+        if (entry.keeps_address) addresses.push_back(entry.address);
+    }
     std::sort(addresses.begin(), addresses.end());
     uint64_t base = 0;
     for (uint64_t k = 32; k < 64 && base == 0; ++k) {
@@ -155,15 +176,28 @@ std::vector<std::vector<uint8_t>> SiteEventEncoder::take_addressed(size_t frame_
 
     std::vector<std::vector<uint8_t>> frames(1);
     append_varint(frames.back(), base);
+    // Entries per frame: about frame_target bytes of them.
+    const size_t per_frame = std::max<size_t>(frame_target / 8, 1);
     uint64_t sequence = 0;
-    uint64_t address = 0;
-    for (const auto& [block_sequence, block_address] : entries) {
-        if (frames.back().size() >= frame_target) frames.emplace_back();
-        append_varint(frames.back(), block_sequence - sequence);
-        append_varint(frames.back(),
-                      f::zigzag_encode(static_cast<int64_t>(block_address - address)));
-        sequence = block_sequence;
-        address = block_address;
+    uint64_t end = 0;
+    for (size_t first = 0; first < entries.size(); first += per_frame) {
+        if (first != 0) frames.emplace_back();
+        const size_t last = std::min(entries.size(), first + per_frame);
+        std::vector<uint8_t>& out = frames.back();
+        append_varint(out, last - first);
+        for (size_t i = first; i < last; ++i) {
+            append_varint(out, entries[i].sequence - sequence);
+            sequence = entries[i].sequence;
+        }
+        for (size_t i = first; i < last; ++i) {
+            if (!entries[i].keeps_address) {
+                out.push_back(0);
+                continue;
+            }
+            append_varint(out,
+                          f::zigzag_encode(static_cast<int64_t>(entries[i].address - end)) + 1);
+            end = EventModel::chunk_end(entries[i].address, entries[i].size);
+        }
     }
     return frames;
 }
@@ -182,19 +216,27 @@ std::string SiteEventDecoder::add_addressed(std::span<const uint8_t> content) {
         have_base_ = true;
     }
     uint64_t sequence = addressed_.empty() ? 0 : addressed_.back().sequence;
-    uint64_t address = addressed_.empty() ? 0 : addressed_.back().address;
-    while (cursor < end) {
+    uint64_t count = 0;
+    if (cursor == end) return {}; // the first frame, with no entries
+    if (!f::read_varint(&cursor, end, &count) || count > static_cast<uint64_t>(end - cursor) / 2) {
+        return "bad addressed block count";
+    }
+    const size_t first = addressed_.size();
+    for (uint64_t i = 0; i < count; ++i) {
         uint64_t delta = 0;
-        uint64_t address_delta = 0;
-        if (!f::read_varint(&cursor, end, &delta) ||
-            !f::read_varint(&cursor, end, &address_delta) || (delta == 0 && !addressed_.empty()) ||
+        if (!f::read_varint(&cursor, end, &delta) || (delta == 0 && !addressed_.empty()) ||
             delta > UINT64_MAX - sequence) {
-            return fmt::format("bad addressed block entry {}", addressed_.size());
+            return fmt::format("bad addressed block sequence {}", addressed_.size());
         }
         sequence += delta;
-        address += static_cast<uint64_t>(f::zigzag_decode(address_delta));
-        addressed_.push_back({sequence, address});
+        addressed_.push_back({sequence, 0});
     }
+    for (uint64_t i = 0; i < count; ++i) {
+        if (!f::read_varint(&cursor, end, &addressed_[first + i].address_delta)) {
+            return fmt::format("bad addressed block address {}", first + i);
+        }
+    }
+    if (cursor != end) return "bytes after the addressed blocks";
     return {};
 }
 
@@ -316,7 +358,18 @@ std::string SiteEventDecoder::decode(HeapEvent* out, size_t room, size_t& decode
                 addressed_[next_addressed_].sequence == sequence) {
                 // A survivor (or a block one replaced): its own address. A block it replaced
                 // is addressed as well, so the heap model sees the replacement.
-                event.address = addressed_[next_addressed_++].address;
+                const uint64_t delta = addressed_[next_addressed_++].address_delta;
+                if (delta != 0) {
+                    event.address =
+                        addressed_end_ + static_cast<uint64_t>(f::zigzag_decode(delta - 1));
+                    addressed_end_ = EventModel::chunk_end(event.address, site->size);
+                } else if (victim != nullptr) {
+                    // The writer keeps the address of a survivor that replaced a block.
+                    return fail("a survivor without its address replaced a block");
+                } else {
+                    // Never freed, so in no site's list: it keeps its own time.
+                    event.address = synthetic_base_ + next_synthetic_++;
+                }
             } else {
                 uint64_t number = 0;
                 if (victim != nullptr) {

@@ -32,11 +32,12 @@
 // Values are varints.
 //
 // Addressed section (after the events section; compact_format.h's Header::addressed): frames
-// whose content is a run of entries, in the order of their blocks' allocation, of
-//   sequence delta:varint (from the previous entry's; the first from 0), address:varint
-//   (zigzag delta from the previous entry's)
-// where a block's sequence is its Alloc's position among the Allocs. The first frame starts
-// with synthetic_base:varint.
+// of entries in the order of their blocks' allocation. The first frame starts with
+// synthetic_base:varint; then each frame holds entry_count:varint, entry_count sequence
+// deltas (varint, from the previous entry's sequence; the first from 0), then entry_count
+// addresses (zigzag varint, from where the previous entry's block ends as glibc lays out
+// chunks, EventModel::chunk_end; the first from 0). A block's sequence is its Alloc's position
+// among the Allocs.
 #pragma once
 
 #include "flat_map.h"
@@ -76,9 +77,11 @@ public:
     // Appends the frame content of the events added since the last call to `out`.
     void take_frame(std::vector<uint8_t>& out);
     // After the last event: the addressed section's content, cut into pieces of about
-    // `frame_target` bytes, each one frame. Throws DumpError when no synthetic base fits
-    // (only a crafted dump's addresses can fill every candidate range).
-    std::vector<std::vector<uint8_t>> take_addressed(size_t frame_target);
+    // `frame_target` bytes, each one frame. `scan_listed`: every address the leak scan lists.
+    // Throws DumpError when no synthetic base fits (only a crafted dump's addresses can fill
+    // every candidate range).
+    std::vector<std::vector<uint8_t>> take_addressed(size_t frame_target,
+                                                     std::vector<uint64_t> scan_listed);
 
 private:
     struct Site {
@@ -98,9 +101,15 @@ private:
 
     std::unordered_map<Site, uint32_t, SiteHash> sites_;
     FlatMap<LiveBlock> live_; // by address
-    // Replacing block's sequence -> the replaced block's (sequence, address): a survivor's
-    // predecessors at its address must keep that address too.
-    std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> replaced_;
+    // Replacing block's sequence -> the replaced block: a survivor's predecessors at its
+    // address must keep that address too.
+    struct Replaced {
+        uint64_t sequence;
+        uint64_t address;
+        uint32_t site;
+    };
+    std::unordered_map<uint64_t, Replaced> replaced_;
+    std::vector<uint64_t> site_sizes_; // by site number
     uint64_t next_sequence_ = 0;
     uint64_t unknown_frees_ = 0;
     uint64_t time_ns_ = 0;
@@ -140,12 +149,14 @@ private:
     };
     struct Addressed {
         uint64_t sequence;
-        uint64_t address;
+        // 0: synthetic; else 1 + zigzag, from where the previous addressed block ends.
+        uint64_t address_delta;
     };
 
     std::vector<Site> sites_;
     std::vector<Addressed> addressed_; // by sequence
     size_t next_addressed_ = 0;
+    uint64_t addressed_end_ = 0; // where the last addressed block allocated ends
     bool have_base_ = false;
     uint64_t synthetic_base_ = 0;
     uint64_t next_synthetic_ = 0;

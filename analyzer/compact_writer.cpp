@@ -299,6 +299,7 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         // thread writes snapshots, not events).
         std::unordered_set<uint32_t> event_threads;
         uint32_t last_event_thread = UINT32_MAX;
+        std::vector<uint64_t> scan_listed; // addresses the leak scan lists (site mode keeps them)
         while (merge.next(record, chunk, end)) {
             header.last_record_time_ns = std::max(header.last_record_time_ns, record.time_ns);
             const uint32_t thread = merge.spans()[chunk].thread_index;
@@ -327,6 +328,11 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                     event_frames.clear();
                 }
             } else {
+                if (record.kind == f::RecordKind::LeakScan &&
+                    record.sub_kind == static_cast<uint8_t>(f::LeakScanPart::Blocks)) {
+                    for (const auto& [address, kind] : record.scan_blocks)
+                        scan_listed.push_back(address);
+                }
                 const bool new_frame =
                     metadata.content().size() + metadata_encoder.pending() >= c::kFrameTarget;
                 if (new_frame) {
@@ -349,8 +355,8 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
             header.addressed_offset = offset;
             SectionWriter addressed(compressor);
             std::vector<uint8_t> addressed_frames;
-            for (std::vector<uint8_t>& content :
-                 event_encoder.site_encoder().take_addressed(c::kFrameTarget)) {
+            for (std::vector<uint8_t>& content : event_encoder.site_encoder().take_addressed(
+                     c::kFrameTarget, std::move(scan_listed))) {
                 addressed.content() = std::move(content);
                 addressed.close_frame(addressed_frames);
             }
