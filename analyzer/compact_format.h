@@ -1,7 +1,7 @@
 // The compacted form of a dump, written by `memtrace compact` (and by `memtrace run` once the
 // program has ended) and read by DumpReader like a raw dump. docs/format.md explains it.
 //
-//   [Header, kHeaderSize bytes] [events section] [metadata section]
+//   [Header, kHeaderSize bytes] [events section] [addressed section, version 3] [metadata section]
 //
 // A section is a run of frames: FrameHeader followed by one zstd frame (with content size and
 // checksum). Frames are independent and end on a record boundary, so a reader decompresses one
@@ -26,8 +26,11 @@
 namespace memtrace::compact {
 
 inline constexpr char kMagic[8] = {'M', 'T', 'Z', 'D', 'U', 'M', 'P', '\0'};
-// 2: the event encoding of compact_events.h; 1: compact_events_v1.h (still read).
-inline constexpr uint32_t kVersion = 2;
+// 3: the site-mode event encoding of compact_sites.h (with the addressed section); 2: the
+// event encoding of compact_events.h; 1: compact_events_v1.h (2 and 1 still read, and 2 still
+// written on request: CompactOptions::version).
+inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersionSites = 3;
 inline constexpr uint32_t kHeaderSize = 256;
 // The writer closes a frame once it holds this much; one record may make it larger. Event
 // frames are larger: zstd finds more repeats in them (measured: 1-2% smaller on churn).
@@ -59,7 +62,10 @@ struct Header {
     Section events;
     Section metadata;
     uint64_t time_quantum_ns; // resolution of event times (1: exact); see compact_writer.h
-    uint8_t reserved[16];
+    // Version 3: the addressed section (compact_sites.h), between the events and the metadata
+    // sections (its bytes: metadata.offset - addressed_offset); 0 before.
+    uint64_t addressed_offset;
+    uint64_t addressed_frames;
 };
 static_assert(sizeof(Header) == kHeaderSize, "Header layout is part of the format");
 

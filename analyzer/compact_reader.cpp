@@ -2,6 +2,7 @@
 
 #include "compact_events.h"
 #include "compact_events_v1.h"
+#include "compact_sites.h"
 #include "dump_error.h"
 #include "dump_reader.h"
 #include "memtrace/varint.h"
@@ -169,6 +170,13 @@ CompactedDump::CompactedDump(std::string path) : path_(std::move(path)) {
                                           section->frames, name, section->bytes));
             }
         }
+        if (header_.version >= c::kVersionSites &&
+            (header_.addressed_offset < header_.events.offset + header_.events.bytes ||
+             header_.addressed_offset > header_.metadata.offset ||
+             header_.addressed_frames >
+                 (header_.metadata.offset - header_.addressed_offset) / sizeof(c::FrameHeader))) {
+            throw damaged("the addressed section is not between the events and the metadata");
+        }
     } catch (...) {
         ::close(fd_);
         throw;
@@ -301,8 +309,26 @@ private:
 };
 
 void CompactedDump::decode_events(EventBatches& batches) const {
+    if (header_.version < c::kVersionSites) {
+        compact::EventDecoder decoder;
+        decode_frames(decoder, batches);
+        return;
+    }
+    compact::SiteEventDecoder decoder;
+    const c::Section addressed{header_.addressed_offset,
+                               header_.metadata.offset - header_.addressed_offset, 0,
+                               header_.addressed_frames};
+    SectionReader frames(*this, addressed);
+    while (frames.next()) {
+        const std::string problem = decoder.add_addressed(frames.content());
+        if (!problem.empty()) throw frames.damaged(frames.frame_offset(), problem);
+    }
+    decode_frames(decoder, batches);
+}
+
+template <typename Decoder>
+void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const {
     SectionReader frames(*this, header_.events);
-    compact::EventDecoder decoder;
     uint64_t index = 0;
     std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
     if (batch == nullptr) return;
@@ -329,6 +355,11 @@ void CompactedDump::decode_events(EventBatches& batches) const {
         batch->bytes_read = frames.offset();
     }
     if (batch->count != 0) batches.put_full(std::move(batch));
+    if constexpr (requires { decoder.finish(); }) {
+        if (const std::string problem = decoder.finish(); !problem.empty()) {
+            throw frames.damaged(frames.offset(), problem);
+        }
+    }
     check_event_count(index);
     batches.finish(nullptr);
 }

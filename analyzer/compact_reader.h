@@ -47,6 +47,7 @@ private:
 
     // The decoding thread's work, by version of the event encoding.
     void decode_events(EventBatches& batches) const;
+    template <typename Decoder> void decode_frames(Decoder& decoder, EventBatches& batches) const;
     void decode_version_1(EventBatches& batches) const;
     void check_event_count(uint64_t events) const;
 

@@ -3,6 +3,7 @@
 #include "chunk_merge.h"
 #include "compact_events.h"
 #include "compact_format.h"
+#include "compact_sites.h"
 #include "dump_error.h"
 #include "mapped_file.h"
 #include "memtrace/varint.h"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -184,6 +186,49 @@ f::FileHeader check_raw_header(const MappedFile& file, const std::string& path) 
     return header;
 }
 
+// CompactOptions::version resolved.
+uint32_t version_to_write(const CompactOptions& options) {
+    uint32_t version = options.version;
+    if (version == 0) {
+        const char* value = std::getenv("MEMTRACE_COMPACT_VERSION");
+        version = value != nullptr && std::string(value) == "2" ? 2 : c::kVersion;
+    }
+    if (version != 2 && version != c::kVersionSites) {
+        throw DumpError(fmt::format("cannot write compacted dump version {} (2 or 3)", version));
+    }
+    return version;
+}
+
+// The encoder of the version being written.
+class AnyEventEncoder {
+public:
+    explicit AnyEventEncoder(uint32_t version) : sites_(version == c::kVersionSites) {
+    }
+    void add(const Record& record, uint32_t thread) {
+        sites_ ? site_encoder_.add(record, thread) : event_encoder_.add(record, thread);
+    }
+    size_t pending_bytes() const {
+        return sites_ ? site_encoder_.pending_bytes() : event_encoder_.pending_bytes();
+    }
+    bool empty() const {
+        return sites_ ? site_encoder_.empty() : event_encoder_.empty();
+    }
+    void take_frame(std::vector<uint8_t>& out) {
+        sites_ ? site_encoder_.take_frame(out) : event_encoder_.take_frame(out);
+    }
+    bool sites() const {
+        return sites_;
+    }
+    compact::SiteEventEncoder& site_encoder() {
+        return site_encoder_;
+    }
+
+private:
+    bool sites_;
+    compact::EventEncoder event_encoder_;
+    compact::SiteEventEncoder site_encoder_;
+};
+
 } // namespace
 
 bool is_compacted_dump(const std::string& path) {
@@ -204,7 +249,7 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
     std::vector<ChunkSpan> spans = list_chunks(file, raw_header, input);
 
     c::Header header{};
-    header.version = c::kVersion;
+    header.version = version_to_write(options);
     header.header_size = c::kHeaderSize;
     header.raw = raw_header;
     header.raw_bytes = file.size();
@@ -226,7 +271,7 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         SectionWriter metadata(metadata_compressor);
         std::vector<uint8_t> event_frames;    // written as each frame closes
         std::vector<uint8_t> metadata_frames; // written after the events
-        compact::EventEncoder event_encoder;
+        AnyEventEncoder event_encoder(header.version);
         MetadataEncoder metadata_encoder;
         uint64_t offset = c::kHeaderSize;
         header.events.offset = offset;
@@ -256,6 +301,7 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         // thread writes snapshots, not events).
         std::unordered_set<uint32_t> event_threads;
         uint32_t last_event_thread = UINT32_MAX;
+        std::vector<uint64_t> scan_listed; // addresses the leak scan lists (site mode keeps them)
         while (merge.next(record, chunk, end)) {
             header.last_record_time_ns = std::max(header.last_record_time_ns, record.time_ns);
             const uint32_t thread = merge.spans()[chunk].thread_index;
@@ -286,6 +332,11 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
                     event_frames.clear();
                 }
             } else {
+                if (record.kind == f::RecordKind::LeakScan &&
+                    record.sub_kind == static_cast<uint8_t>(f::LeakScanPart::Blocks)) {
+                    for (const auto& [address, kind] : record.scan_blocks)
+                        scan_listed.push_back(address);
+                }
                 const bool new_frame =
                     metadata.content().size() + metadata_encoder.pending() >= c::kFrameTarget;
                 if (new_frame) {
@@ -303,6 +354,20 @@ CompactResult write_compacted_dump(const std::string& input, const std::string& 
         out.write_at(offset, event_frames.data(), event_frames.size());
         offset += event_frames.size();
         header.events.bytes = offset - header.events.offset;
+
+        if (event_encoder.sites()) {
+            header.addressed_offset = offset;
+            SectionWriter addressed(compressor);
+            std::vector<uint8_t> addressed_frames;
+            for (std::vector<uint8_t>& content : event_encoder.site_encoder().take_addressed(
+                     c::kFrameTarget, std::move(scan_listed))) {
+                addressed.content() = std::move(content);
+                addressed.close_frame(addressed_frames);
+            }
+            header.addressed_frames = addressed.section().frames;
+            out.write_at(offset, addressed_frames.data(), addressed_frames.size());
+            offset += addressed_frames.size();
+        }
 
         metadata_encoder.flush(metadata.content());
         metadata.close_frame(metadata_frames);

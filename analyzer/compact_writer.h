@@ -20,6 +20,10 @@ struct CompactOptions {
     // An events frame is closed once its content reaches this many bytes (tests make it small
     // to cross frames with few events).
     uint32_t event_frame_bytes = 4 * 1024 * 1024;
+    // Version of the compacted form to write: 3 (site mode, the default) or 2 (keeps which
+    // block each free released and every address; for comparison). 0: the environment
+    // variable MEMTRACE_COMPACT_VERSION if set, else 3.
+    uint32_t version = 0;
 };
 
 struct CompactResult {

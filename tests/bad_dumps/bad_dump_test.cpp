@@ -5,6 +5,7 @@
 // dump to the reader in-process, where the sanitizer builds watch every access.
 #include "compact_events.h"
 #include "compact_format.h"
+#include "compact_sites.h"
 #include "compact_writer.h"
 #include "dump_builder.h"
 #include "log_capture.h"
@@ -505,13 +506,15 @@ TEST_F(BadDumps, CommandLineMistakesExitWithTwo) {
 
 // ---- Compacted dumps (compact_format.h): damage must be refused just as clearly.
 
-// The compacted form of `dump`, with exact event times.
-std::vector<uint8_t> compacted_bytes(const DumpBuilder& dump) {
+// The compacted form of `dump`, with exact event times. Version 2 by default: the crafted event
+// frames below are of its encoding (compact_events.h).
+std::vector<uint8_t> compacted_bytes(const DumpBuilder& dump, uint32_t version = 2) {
     TempDir dir;
     dump.write(dir / "raw.mtd");
     CompactOptions options;
     options.time_quantum_ns = 1;
     options.progress = false;
+    options.version = version;
     write_compacted_dump((dir / "raw.mtd").string(), (dir / "c.mtd").string(), options);
     const std::string text = read_all(dir / "c.mtd");
     return {text.begin(), text.end()};
@@ -547,8 +550,37 @@ std::vector<uint8_t> with_event_content(const std::vector<uint8_t>& compacted,
     return bytes;
 }
 
+// `compacted` (version 3) with its events section replaced by one frame holding `content`; the
+// addressed section (compact_sites.h) is kept.
+std::vector<uint8_t> with_site_event_content(const std::vector<uint8_t>& compacted,
+                                             const std::vector<uint8_t>& content) {
+    const compact::Header original = header_of(compacted);
+    std::vector<uint8_t> bytes = with_event_content(compacted, content);
+    compact::Header header = header_of(bytes);
+    const auto addressed_begin = compacted.begin() + static_cast<long>(original.addressed_offset);
+    const std::vector<uint8_t> addressed(
+        addressed_begin, compacted.begin() + static_cast<long>(original.metadata.offset));
+    header.addressed_offset = header.metadata.offset;
+    header.metadata.offset += addressed.size();
+    bytes.insert(bytes.begin() + static_cast<long>(header.addressed_offset), addressed.begin(),
+                 addressed.end());
+    std::memcpy(bytes.data(), &header, sizeof(header));
+    return bytes;
+}
+
 // Frame content of one event (compact_events.h): tag, then the columns in compact::Column
 // order (all of them, empty ones too); the low-byte columns hold bytes, the others varints.
+// Frame content of one event: the event count (1), the column lengths, the tag, the columns.
+std::vector<uint8_t> event_frame(uint8_t tag, const std::vector<std::vector<uint8_t>>& encoded) {
+    std::vector<uint8_t> content{1}; // one event
+    for (const auto& column : encoded)
+        content.push_back(static_cast<uint8_t>(column.size()));
+    content.push_back(tag);
+    for (const auto& column : encoded)
+        content.insert(content.end(), column.begin(), column.end());
+    return content;
+}
+
 std::vector<uint8_t> one_event(uint8_t tag, const std::vector<std::vector<uint64_t>>& columns) {
     EXPECT_EQ(columns.size(), compact::kColumnCount);
     std::vector<std::vector<uint8_t>> encoded(columns.size());
@@ -562,29 +594,40 @@ std::vector<uint8_t> one_event(uint8_t tag, const std::vector<std::vector<uint64
             encoded[i].insert(encoded[i].end(), buffer, f::write_varint(buffer, value));
         }
     }
-    std::vector<uint8_t> content{1}; // one event
-    for (const auto& column : encoded)
-        content.push_back(static_cast<uint8_t>(column.size()));
-    content.push_back(tag);
-    for (const auto& column : encoded)
-        content.insert(content.end(), column.begin(), column.end());
-    return content;
+    return event_frame(tag, encoded);
+}
+
+// The same for the site-mode codec (compact_sites.h): every column holds varints.
+std::vector<uint8_t> one_site_event(uint8_t tag,
+                                    const std::vector<std::vector<uint64_t>>& columns) {
+    EXPECT_EQ(columns.size(), compact::kSiteColumnCount);
+    std::vector<std::vector<uint8_t>> encoded(columns.size());
+    for (size_t i = 0; i < columns.size(); ++i) {
+        for (const uint64_t value : columns[i]) {
+            uint8_t buffer[f::kMaxVarintBytes];
+            encoded[i].insert(encoded[i].end(), buffer, f::write_varint(buffer, value));
+        }
+    }
+    return event_frame(tag, encoded);
 }
 
 TEST_F(BadDumps, CompactedDumpReadsLikeTheRawOne) {
     const fs::path raw = file("raw.mtd", valid_dump());
-    const fs::path compacted = file("compacted.mtd", compacted_bytes(valid_dump()));
-    for (const char* command : {"leaks", "report"}) {
-        const RunResult a = run({command, "--json", raw.string()});
-        const RunResult b = run({command, "--json", compacted.string()});
-        ASSERT_EQ(b.exit_code, 0) << b.describe();
-        EXPECT_EQ(b.err, "") << b.describe();
-        nlohmann::json from_raw = nlohmann::json::parse(a.out);
-        nlohmann::json from_compacted = nlohmann::json::parse(b.out);
-        from_raw.erase("dump");
-        from_compacted.erase("dump");
-        EXPECT_EQ(from_compacted, from_raw);
-    }
+    for (const uint32_t version : {2u, 3u})
+        for (const char* command : {"leaks", "report"}) {
+            SCOPED_TRACE(version);
+            const fs::path compacted =
+                file("compacted.mtd", compacted_bytes(valid_dump(), version));
+            const RunResult a = run({command, "--json", raw.string()});
+            const RunResult b = run({command, "--json", compacted.string()});
+            ASSERT_EQ(b.exit_code, 0) << b.describe();
+            EXPECT_EQ(b.err, "") << b.describe();
+            nlohmann::json from_raw = nlohmann::json::parse(a.out);
+            nlohmann::json from_compacted = nlohmann::json::parse(b.out);
+            from_raw.erase("dump");
+            from_compacted.erase("dump");
+            EXPECT_EQ(from_compacted, from_raw);
+        }
 }
 
 TEST_F(BadDumps, CompactedCutShort) {
@@ -672,6 +715,28 @@ TEST_F(BadDumps, CompactedUndefinedStackId) {
     expect_refused(file("c.mtd", bytes), {"event 0 uses stack id 9"});
 }
 
+TEST_F(BadDumps, CompactedSiteModeEvents) {
+    const std::vector<uint8_t> v3 = compacted_bytes(valid_dump(), 3);
+    ASSERT_EQ(header_of(v3).version, 3u);
+    // Tag bit 6 is unused.
+    expect_refused(file("c1.mtd", with_site_event_content(
+                                      v3, one_site_event(0x48, {{1}, {}, {}, {64}, {1}, {}}))),
+                   {"unknown event tag 0x48 of event 0"});
+    // A free of site 0 before any site was defined.
+    expect_refused(file("c2.mtd", with_site_event_content(
+                                      v3, one_site_event(0x09, {{1}, {}, {0}, {}, {}, {}}))),
+                   {"bad site number of event 0"});
+    // A new site with no stack id left in its column.
+    expect_refused(file("c3.mtd", with_site_event_content(
+                                      v3, one_site_event(0x18, {{1}, {}, {}, {}, {64}, {}}))),
+                   {"bad site of event 0"});
+    // A valid event (one Alloc of stack 1, as crafting goes right), but the dump's survivor is
+    // the second allocation, which never comes.
+    expect_refused(file("c4.mtd", with_site_event_content(
+                                      v3, one_site_event(0x18, {{1}, {}, {}, {1}, {64}, {}}))),
+                   {"1 addressed blocks were never allocated"});
+}
+
 TEST_F(BadDumps, CompactedEventCountDiffers) {
     // A valid event, but the header says the dump has 5.
     const std::vector<uint8_t> bytes =
@@ -756,37 +821,44 @@ TEST(DamagedDumps, RandomByteDamage) {
 TEST(DamagedDumps, EveryPrefixOfACompactedDump) {
     TempDir dir;
     LogCapture quiet;
-    const std::vector<uint8_t> bytes = compacted_bytes(valid_dump());
-    for (size_t length = 0; length < bytes.size(); ++length) {
-        SCOPED_TRACE("prefix of " + std::to_string(length) + " bytes");
-        write_file(dir / "prefix.mtd", std::vector<uint8_t>(bytes.begin(), bytes.begin() + length));
-        EXPECT_FALSE(analyze(dir / "prefix.mtd"));
+    for (const uint32_t version : {2u, 3u}) {
+        SCOPED_TRACE(version);
+        const std::vector<uint8_t> bytes = compacted_bytes(valid_dump(), version);
+        for (size_t length = 0; length < bytes.size(); ++length) {
+            SCOPED_TRACE("prefix of " + std::to_string(length) + " bytes");
+            write_file(dir / "prefix.mtd",
+                       std::vector<uint8_t>(bytes.begin(), bytes.begin() + length));
+            EXPECT_FALSE(analyze(dir / "prefix.mtd"));
+        }
+        write_file(dir / "whole.mtd", bytes);
+        EXPECT_TRUE(analyze(dir / "whole.mtd"));
     }
-    write_file(dir / "whole.mtd", bytes);
-    EXPECT_TRUE(analyze(dir / "whole.mtd"));
 }
 
 TEST(DamagedDumps, RandomByteDamageOfACompactedDump) {
     TempDir dir;
     LogCapture quiet;
-    const std::vector<uint8_t> original = compacted_bytes(valid_dump());
-    std::mt19937_64 random(17);
-    int refused = 0;
-    for (int round = 0; round < 1500; ++round) {
-        std::vector<uint8_t> bytes = original;
-        const int damages = 1 + static_cast<int>(random() % 4);
-        for (int d = 0; d < damages; ++d) {
-            const size_t at = random() % bytes.size();
-            bytes[at] = random() % 2 == 0
-                            ? static_cast<uint8_t>(random())
-                            : static_cast<uint8_t>(bytes[at] ^ (1u << (random() % 8)));
+    for (const uint32_t version : {2u, 3u}) {
+        SCOPED_TRACE(version);
+        const std::vector<uint8_t> original = compacted_bytes(valid_dump(), version);
+        std::mt19937_64 random(17);
+        int refused = 0;
+        for (int round = 0; round < 1500; ++round) {
+            std::vector<uint8_t> bytes = original;
+            const int damages = 1 + static_cast<int>(random() % 4);
+            for (int d = 0; d < damages; ++d) {
+                const size_t at = random() % bytes.size();
+                bytes[at] = random() % 2 == 0
+                                ? static_cast<uint8_t>(random())
+                                : static_cast<uint8_t>(bytes[at] ^ (1u << (random() % 8)));
+            }
+            const fs::path path = dir / "damaged.mtd";
+            write_file(path, bytes);
+            refused += analyze(path) ? 0 : 1;
         }
-        const fs::path path = dir / "damaged.mtd";
-        write_file(path, bytes);
-        refused += analyze(path) ? 0 : 1;
+        // Checksums catch damage to the frames; only unused header bytes can change unnoticed.
+        EXPECT_GT(refused, 1000);
     }
-    // Checksums catch damage to the frames; only unused header bytes can change unnoticed.
-    EXPECT_GT(refused, 1000);
 }
 
 } // namespace

@@ -91,5 +91,98 @@ TEST_F(Compaction, CompactedAndRawDumpsGiveTheSameAnalyses) {
     EXPECT_NE(compacting.err.find("already compacted"), std::string::npos) << compacting.err;
 }
 
+// Site mode (compacted dump version 3, the default) keeps neither which block each free released
+// nor the addresses of blocks that did not survive; nothing the analyzer prints may change, and
+// no synthetic address may show. Each program is traced once, kept raw, and compacted in both
+// versions with exact times; every command's JSON must match the raw dump's.
+struct SiteModeCase {
+    const char* program;
+    std::vector<std::string> args;
+    // Analyzer commands besides leaks, report and histogram; "DUMP" stands for the dump.
+    std::vector<std::vector<std::string>> commands;
+};
+
+class SiteMode : public IntegrationTest, public ::testing::WithParamInterface<SiteModeCase> {
+protected:
+    json analyze(const std::vector<std::string>& command, const std::filesystem::path& dump) {
+        ProcessSpec spec;
+        spec.argv = {memtrace_exe().string()};
+        for (const std::string& arg : command) {
+            std::string replaced = arg;
+            if (const size_t at = replaced.find("DUMP"); at != std::string::npos) {
+                replaced.replace(at, 4, dump.string());
+            }
+            spec.argv.push_back(replaced);
+        }
+        spec.argv.push_back("--json");
+        spec.cwd = dir();
+        spec.timeout = std::chrono::seconds(120);
+        const ProcessResult result = run_process(spec);
+        if (!result.exited() || result.exit_code() != 0) {
+            ADD_FAILURE() << "memtrace " << command.front() << " failed: " << result.describe();
+            return json::object();
+        }
+        json out = json::parse(result.out);
+        out.erase("dump");
+        for (const char* side : {"a", "b"}) { // diff's two moments name their dumps
+            if (out.contains(side) && out[side].is_object()) {
+                out[side].erase("argument");
+                out[side].erase("dump");
+            }
+        }
+        return out;
+    }
+};
+
+TEST_P(SiteMode, AnalysesMatchTheRawDump) {
+    const SiteModeCase& c = GetParam();
+    const auto raw = dir() / "raw.mtd";
+    std::vector<std::string> argv = {program(c.program).string()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    ProcessSpec spec = memtrace_run_spec(dir(), {"--no-compact", "-o", raw.string()}, argv);
+    spec.env_overrides["MEMTRACE_INTERVAL"] = "0";
+    spec.timeout = std::chrono::seconds(120);
+    const ProcessResult run = run_process(spec);
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+
+    std::vector<std::vector<std::string>> commands = {
+        {"leaks", "DUMP"}, {"report", "DUMP"}, {"histogram", "DUMP"}};
+    commands.insert(commands.end(), c.commands.begin(), c.commands.end());
+    for (const char* version : {"3", "2"}) {
+        SCOPED_TRACE(std::string("version ") + version);
+        const auto compacted = dir() / (std::string("v") + version + ".mtd");
+        ProcessSpec compact;
+        compact.argv = {
+            memtrace_exe().string(), "compact", "-q", "--time-resolution", "1", raw.string(), "-o",
+            compacted.string()};
+        compact.cwd = dir();
+        compact.env_overrides["MEMTRACE_COMPACT_VERSION"] = version;
+        const ProcessResult compacting = run_process(compact);
+        ASSERT_EQ(compacting.exit_code(), 0) << compacting.describe();
+        std::ifstream in(compacted, std::ios::binary);
+        char header[12] = {};
+        in.read(header, sizeof(header));
+        EXPECT_EQ(static_cast<int>(header[8]), version[0] - '0');
+        for (const std::vector<std::string>& command : commands) {
+            SCOPED_TRACE(command.front());
+            EXPECT_EQ(analyze(command, compacted), analyze(command, raw));
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Compaction, SiteMode,
+    ::testing::Values(SiteModeCase{"realloc_chain", {}, {}},
+                      SiteModeCase{"leakscan_struct", {}, {}}, SiteModeCase{"threads_leak", {}, {}},
+                      SiteModeCase{"many_threads", {}, {}},
+                      SiteModeCase{"snapshot_api", {}, {{"diff", "DUMP@first", "DUMP@second"}}},
+                      SiteModeCase{"growth_service",
+                                   {"3000"},
+                                   {{"growth", "DUMP", "--series"},
+                                    {"diff", "DUMP@after-1000", "DUMP@after-3000"}}}),
+    [](const ::testing::TestParamInfo<SiteModeCase>& info) {
+        return std::string(info.param.program);
+    });
+
 } // namespace
 } // namespace memtrace::integration
