@@ -5,17 +5,15 @@
 #include "compact_sites.h"
 #include "dump_error.h"
 #include "dump_reader.h"
+#include "event_batch_queue.h"
 #include "memtrace/varint.h"
 #include "zstd_frame.h"
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <fcntl.h>
 #include <memory>
-#include <mutex>
 #include <spdlog/fmt/fmt.h>
 #include <sys/stat.h>
 #include <thread>
@@ -233,79 +231,17 @@ void CompactedDump::for_each_metadata_record(
 // Hands batches of decoded events from the decoding thread to the caller's thread, at most
 // kBatchesInFlight at a time, so that decompressing and decoding (one core) overlap with what
 // the caller does with the events (the other), with bounded memory.
-class CompactedDump::EventBatches {
-public:
+// Decoded events in a buffer of fixed size, filled in place by the decoders.
+struct CompactedDump::EventBatch {
     static constexpr size_t kBatchEvents = 8192;
-    static constexpr size_t kBatchesInFlight = 4;
 
-    struct Batch {
-        std::vector<HeapEvent> events; // kBatchEvents of them; the first `count` are valid
-        size_t count = 0;
-        uint64_t bytes_read = 0; // of the file, after the frame these events end
-    };
-
-    // Producer: an empty batch to fill (recycled), or nullptr once the consumer has stopped.
-    std::unique_ptr<Batch> take_empty() {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return stopped_ || full_.size() < kBatchesInFlight; });
-        if (stopped_) return nullptr;
-        if (empty_.empty()) {
-            auto batch = std::make_unique<Batch>();
-            batch->events.resize(kBatchEvents);
-            return batch;
-        }
-        auto batch = std::move(empty_.back());
-        empty_.pop_back();
-        return batch;
-    }
-    void put_full(std::unique_ptr<Batch> batch) {
-        std::lock_guard lock(mutex_);
-        full_.push_back(std::move(batch));
-        changed_.notify_all();
-    }
-    // Producer: no more batches; `error` set if decoding failed.
-    void finish(std::exception_ptr error) {
-        std::lock_guard lock(mutex_);
-        finished_ = true;
-        error_ = std::move(error);
-        changed_.notify_all();
+    void reset() {
+        count = 0;
     }
 
-    // Consumer: the next full batch, or nullptr at the end (then error() says whether it
-    // ended on an error).
-    std::unique_ptr<Batch> take_full() {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return finished_ || !full_.empty(); });
-        if (full_.empty()) return nullptr;
-        auto batch = std::move(full_.front());
-        full_.pop_front();
-        changed_.notify_all();
-        return batch;
-    }
-    void give_back(std::unique_ptr<Batch> batch) {
-        batch->count = 0;
-        std::lock_guard lock(mutex_);
-        empty_.push_back(std::move(batch));
-    }
-    // Consumer: stop the producer (the caller's visit threw).
-    void stop() {
-        std::lock_guard lock(mutex_);
-        stopped_ = true;
-        changed_.notify_all();
-    }
-    std::exception_ptr error() {
-        std::lock_guard lock(mutex_);
-        return error_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::deque<std::unique_ptr<Batch>> full_;
-    std::vector<std::unique_ptr<Batch>> empty_;
-    bool finished_ = false;
-    bool stopped_ = false;
-    std::exception_ptr error_;
+    std::vector<HeapEvent> events = std::vector<HeapEvent>(kBatchEvents); // `count` valid
+    size_t count = 0;
+    uint64_t bytes_read = 0; // of the file, after the frame these events end
 };
 
 void CompactedDump::decode_events(EventBatches& batches) const {
@@ -330,16 +266,16 @@ template <typename Decoder>
 void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const {
     SectionReader frames(*this, header_.events);
     uint64_t index = 0;
-    std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
+    std::unique_ptr<EventBatch> batch = batches.take_empty();
     if (batch == nullptr) return;
     while (frames.next()) {
         std::string problem = decoder.start_frame(frames.content());
         while (problem.empty() && !decoder.frame_done()) {
             size_t decoded = 0;
             problem = decoder.decode(batch->events.data() + batch->count,
-                                     EventBatches::kBatchEvents - batch->count, decoded, index);
+                                     EventBatch::kBatchEvents - batch->count, decoded, index);
             batch->count += decoded;
-            if (batch->count == EventBatches::kBatchEvents) {
+            if (batch->count == EventBatch::kBatchEvents) {
                 batch->bytes_read = frames.frame_offset();
                 batches.put_full(std::move(batch));
                 batch = batches.take_empty();
@@ -373,9 +309,9 @@ void CompactedDump::decode_version_1(EventBatches& batches) const {
         events.clear();
         const std::string problem = decoder.decode(frames.content(), index, events);
         for (size_t done = 0; done < events.size();) {
-            std::unique_ptr<EventBatches::Batch> batch = batches.take_empty();
+            std::unique_ptr<EventBatch> batch = batches.take_empty();
             if (batch == nullptr) return;
-            const size_t n = std::min(events.size() - done, EventBatches::kBatchEvents);
+            const size_t n = std::min(events.size() - done, EventBatch::kBatchEvents);
             std::copy_n(events.begin() + static_cast<ptrdiff_t>(done), n, batch->events.begin());
             batch->count = n;
             done += n;

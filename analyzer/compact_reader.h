@@ -14,6 +14,8 @@
 
 namespace memtrace {
 
+template <typename Batch> class BatchQueue;
+
 struct HeapEvent;
 
 class CompactedDump {
@@ -43,7 +45,8 @@ public:
 
 private:
     class SectionReader;
-    class EventBatches;
+    struct EventBatch;
+    using EventBatches = BatchQueue<EventBatch>;
 
     // The decoding thread's work, by version of the event encoding.
     void decode_events(EventBatches& batches) const;

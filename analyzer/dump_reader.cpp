@@ -435,7 +435,7 @@ void DumpReader::for_each_event_batch(
     // its own does it, one batch ahead of the caller.
     EventBatchQueue queue;
     std::thread decoding([this, &queue] {
-        std::unique_ptr<EventBatchQueue::Batch> batch;
+        std::unique_ptr<EventBatch> batch;
         try {
             // Chunks are started when their first event is due and released once read, so that
             // only the chunks being written at the same time are in memory together.
@@ -455,7 +455,7 @@ void DumpReader::for_each_event_batch(
                 event.address = record.address;
                 event.size = alloc ? record.size : 0;
                 event.offset = record.offset;
-                if (batch->events.size() == EventBatchQueue::kBatchEvents) {
+                if (batch->events.size() == EventBatch::kBatchEvents) {
                     batch->progress = merge.bytes_done();
                     queue.put_full(std::move(batch));
                     batch = queue.take_empty();

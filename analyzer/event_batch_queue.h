@@ -16,26 +16,18 @@
 
 namespace memtrace {
 
-class EventBatchQueue {
+// Batch: default-constructible, made ready for its events by its constructor, with reset()
+// making it empty again for reuse.
+template <typename Batch> class BatchQueue {
 public:
-    static constexpr size_t kBatchEvents = 8192;
     static constexpr size_t kBatchesInFlight = 4;
-
-    struct Batch {
-        std::vector<HeapEvent> events;
-        uint64_t progress = 0; // how far the decoder had read, for progress reports
-    };
 
     // Producer: an empty batch to fill, or nullptr once the consumer has stopped.
     std::unique_ptr<Batch> take_empty() {
         std::unique_lock lock(mutex_);
         changed_.wait(lock, [&] { return stopped_ || full_.size() < kBatchesInFlight; });
         if (stopped_) return nullptr;
-        if (empty_.empty()) {
-            auto batch = std::make_unique<Batch>();
-            batch->events.reserve(kBatchEvents);
-            return batch;
-        }
+        if (empty_.empty()) return std::make_unique<Batch>();
         auto batch = std::move(empty_.back());
         empty_.pop_back();
         return batch;
@@ -65,7 +57,7 @@ public:
         return batch;
     }
     void give_back(std::unique_ptr<Batch> batch) {
-        batch->events.clear();
+        batch->reset();
         std::lock_guard lock(mutex_);
         empty_.push_back(std::move(batch));
     }
@@ -89,5 +81,23 @@ private:
     bool stopped_ = false;
     std::exception_ptr error_;
 };
+
+// Decoded events, as many as the producer put in.
+struct EventBatch {
+    static constexpr size_t kBatchEvents = 8192;
+
+    EventBatch() {
+        events.reserve(kBatchEvents);
+    }
+    void reset() {
+        events.clear();
+        progress = 0;
+    }
+
+    std::vector<HeapEvent> events;
+    uint64_t progress = 0; // how far the decoder had read, for progress reports
+};
+
+using EventBatchQueue = BatchQueue<EventBatch>;
 
 } // namespace memtrace
