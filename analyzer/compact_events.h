@@ -37,6 +37,7 @@
 // apart from the skewed high part (measured: 3-5% smaller dumps).
 #pragma once
 
+#include "compact_columns.h"
 #include "flat_map.h"
 #include "record_decoder.h"
 
@@ -204,10 +205,6 @@ public:
     std::string finish_frame() const;
 
 private:
-    struct ColumnReader {
-        const uint8_t* cursor = nullptr;
-        const uint8_t* end = nullptr;
-    };
 
     EventModel model_;
     LiveBlockPages live_;

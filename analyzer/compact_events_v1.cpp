@@ -1,5 +1,6 @@
 #include "compact_events_v1.h"
 
+#include "compact_events.h"
 #include "dump_reader.h"
 #include "memtrace/varint.h"
 
@@ -10,10 +11,6 @@ namespace {
 
 namespace f = memtrace::format;
 
-constexpr uint8_t kTagFree = 1u << 0;
-constexpr unsigned kTagFunctionShift = 1;
-constexpr uint8_t kTagFunctionMask = 3u << kTagFunctionShift;
-constexpr uint8_t kTagThread = 1u << 3;
 constexpr unsigned kTagCodeShift = 4;
 constexpr uint8_t kTagCodeMask = 7u << kTagCodeShift;
 constexpr uint8_t kTagFreeExplicit = 1u << kTagCodeShift;
@@ -25,13 +22,7 @@ constexpr unsigned kReuseListLength = 7;
 } // namespace
 
 uint64_t EventModel::reuse_key(uint32_t thread_index, uint64_t size) {
-    // glibc's chunk size for a request: header word added, rounded up to 16, at least 32.
-    // Larger requests share one list per 4 KiB; the exact rule matters only for how often the
-    // model guesses right, never for what is decoded.
-    uint64_t chunk = size > UINT64_MAX - 64 ? UINT64_MAX >> 4 : (size + 8 + 15) >> 4;
-    if (chunk < 2) chunk = 2;
-    if (chunk > 1024) chunk = 1024 + (chunk >> 8);
-    return (static_cast<uint64_t>(thread_index) << 32) ^ chunk;
+    return compact::EventModel::reuse_key(thread_index, size); // version 2 kept the same lists
 }
 
 void EventModel::switch_thread(uint32_t thread_index) {

@@ -13,29 +13,11 @@ namespace {
 
 namespace f = memtrace::format;
 
-constexpr uint8_t kTagFree = 1u << 0;
-constexpr unsigned kTagFunctionShift = 1;
-constexpr uint8_t kTagFunctionMask = 3u << kTagFunctionShift;
-constexpr uint8_t kTagThread = 1u << 3;
 constexpr uint8_t kTagNewSite = 1u << 4;     // Alloc
 constexpr uint8_t kTagUnknownFree = 1u << 4; // Free
 constexpr uint8_t kTagReplaces = 1u << 5;    // Alloc
-constexpr uint8_t kTagTime = 1u << 7;
 
-void append_varint(std::vector<uint8_t>& out, uint64_t value) {
-    uint8_t bytes[f::kMaxVarintBytes];
-    const uint8_t* end = f::write_varint(bytes, value);
-    out.insert(out.end(), static_cast<const uint8_t*>(bytes), end);
-}
 
-// The common one-byte case inline; longer varints through the checked reader.
-inline bool read_value(const uint8_t*& cursor, const uint8_t* end, uint64_t& value) {
-    if (cursor != end && *cursor < 0x80) {
-        value = *cursor++;
-        return true;
-    }
-    return f::read_varint(&cursor, end, &value);
-}
 
 } // namespace
 
@@ -112,15 +94,7 @@ void SiteEventEncoder::add(const Record& record, uint32_t thread_index) {
 }
 
 void SiteEventEncoder::take_frame(std::vector<uint8_t>& out) {
-    append_varint(out, count_);
-    for (const auto& column : columns_)
-        append_varint(out, column.size());
-    out.insert(out.end(), tags_.begin(), tags_.end());
-    tags_.clear();
-    for (auto& column : columns_) {
-        out.insert(out.end(), column.begin(), column.end());
-        column.clear();
-    }
+    write_column_frame(out, count_, tags_, columns_);
     count_ = 0;
 }
 
@@ -241,34 +215,16 @@ std::string SiteEventDecoder::add_addressed(std::span<const uint8_t> content) {
 }
 
 std::string SiteEventDecoder::start_frame(std::span<const uint8_t> content) {
-    const uint8_t* cursor = content.data();
-    const uint8_t* const end = cursor + content.size();
-    uint64_t lengths[kSiteColumnCount];
-    if (!f::read_varint(&cursor, end, &count_)) return "bad event count";
-    for (uint64_t& length : lengths) {
-        if (!f::read_varint(&cursor, end, &length)) return "bad column length";
+    if (std::string problem = read_column_frame(content, count_, tags_, columns_);
+        !problem.empty()) {
+        return problem;
     }
-    uint64_t remaining = static_cast<uint64_t>(end - cursor);
-    if (count_ > remaining) return "the tags run past the end of the frame";
-    tags_ = cursor;
-    remaining -= count_;
-    const uint8_t* next = tags_ + count_;
-    for (unsigned i = 0; i < kSiteColumnCount; ++i) {
-        if (lengths[i] > remaining) return "a column runs past the end of the frame";
-        columns_[i] = {next, next + lengths[i]};
-        next += lengths[i];
-        remaining -= lengths[i];
-    }
-    if (remaining != 0) return "bytes after the last column";
     next_ = 0;
     return {};
 }
 
 std::string SiteEventDecoder::finish_frame() const {
-    for (const ColumnReader& column : columns_) {
-        if (column.cursor != column.end) return "a column holds more values than its events use";
-    }
-    return {};
+    return check_columns_used(columns_);
 }
 
 std::string SiteEventDecoder::finish() const {

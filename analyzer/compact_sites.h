@@ -40,6 +40,8 @@
 // among the Allocs.
 #pragma once
 
+#include "compact_columns.h"
+
 #include "flat_map.h"
 #include "record_decoder.h"
 
@@ -142,10 +144,6 @@ private:
         uint8_t function;
         uint64_t size;
         std::vector<uint64_t> live; // synthetic numbers of its live blocks, newest last
-    };
-    struct ColumnReader {
-        const uint8_t* cursor = nullptr;
-        const uint8_t* end = nullptr;
     };
     struct Addressed {
         uint64_t sequence;

@@ -22,6 +22,11 @@ struct Background {
     LiveBlockReplay replay{arena};
 };
 
+// The table mirrors the live blocks (32-64 bytes each) while the program runs; beyond this the
+// replay is left to the exit, when a program has usually freed most of its blocks (a growing
+// heap of 2 million blocks would otherwise add ~100 MiB at its peak).
+constexpr uint64_t kMaxTableBytes = uint64_t{32} << 20;
+
 constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit Background* g_background = nullptr;
 constinit bool g_given_up = false; // a step failed, or the scan took over
@@ -65,8 +70,10 @@ bool background_replay_step() {
                 void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
                 if (dump == MAP_FAILED ||
                     g_background->replay.catch_up(static_cast<const uint8_t*>(dump), data_end,
-                                                  true) != ReplayResult::Ok) {
-                    give_up(); // the scan at exit replays from the start and says what failed
+                                                  true) != ReplayResult::Ok ||
+                    g_background->replay.table_bytes() > kMaxTableBytes) {
+                    // The scan at exit replays from the start (and says what failed, if so).
+                    give_up();
                 }
                 if (dump != MAP_FAILED) raw_munmap(dump, data_end);
             }

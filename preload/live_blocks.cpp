@@ -172,13 +172,13 @@ bool AddressTable::collect(LiveBlocks* out) {
     if (!flush()) return false;
     size_t live = 0;
     for (uint64_t i = 0; i < capacity_; ++i)
-        live += slots_[i].size_live & 1;
+        live += slots_[i].state & kLive;
     auto* blocks = static_cast<LiveBlock*>(arena_.allocate((live + 1) * sizeof(LiveBlock)));
     if (!blocks) return false;
     size_t n = 0;
     for (uint64_t i = 0; i < capacity_; ++i) {
-        if (slots_[i].size_live & 1)
-            blocks[n++] = LiveBlock{slots_[i].address, slots_[i].size_live >> 1};
+        if (slots_[i].state & kLive)
+            blocks[n++] = LiveBlock{slots_[i].address, slots_[i].state >> 2};
     }
     arena_.release(slots_); // the table is no longer needed: give its pages back now
     slots_ = nullptr;
@@ -206,19 +206,49 @@ bool AddressTable::flush() {
         homes[i] = home(batch_[i].address);
         __builtin_prefetch(&slots_[homes[i] & (capacity_ - 1)], 1);
     }
-    for (size_t i = 0; i < batched_; ++i) {
-        const Slot& event = batch_[i];
-        Slot* slot = find(slots_, capacity_, event.address, homes[i]);
-        if (slot->address == 0) {
-            *slot = event;
-            ++used_;
-        } else if (event.time >= slot->time) {
-            slot->time = event.time;
-            slot->size_live = event.size_live;
-        }
-    }
+    for (size_t i = 0; i < batched_; ++i)
+        apply(batch_[i], homes[i]);
     batched_ = 0;
     return true;
+}
+
+void AddressTable::apply(const Slot& event, uint64_t home) {
+    Slot* slot = find(slots_, capacity_, event.address, home);
+    if (slot->address == 0) {
+        *slot = event; // an Alloc, or a Free whose Alloc is unknown so far: a tombstone
+        ++used_;
+    } else if (event.time < slot->time) {
+        slot->state |= kSticky; // out of order: an older event, which changes nothing
+    } else if (event.state & kLive) {
+        // A tombstone replaced by a newer Alloc: the Free it stood for may have an older
+        // Alloc still to come.
+        const uint64_t sticky = (slot->state & kSticky) || !(slot->state & kLive) ? kSticky : 0;
+        slot->time = event.time;
+        slot->state = event.state | sticky;
+    } else if ((slot->state & (kLive | kSticky)) == kLive) {
+        remove(slot); // the block's whole life came in order: nothing older can come
+    } else {
+        slot->time = event.time;
+        slot->state = kSticky; // a tombstone
+    }
+}
+
+// Linear probing without tombstones of its own: the entries after the hole that could have
+// been placed in it move back.
+void AddressTable::remove(Slot* slot) {
+    const uint64_t mask = capacity_ - 1;
+    uint64_t hole = static_cast<uint64_t>(slot - slots_);
+    for (uint64_t i = (hole + 1) & mask;; i = (i + 1) & mask) {
+        if (slots_[i].address == 0) break;
+        const uint64_t wanted = home(slots_[i].address) & mask;
+        // Movable unless its home lies cyclically in (hole, i].
+        if (((i - wanted) & mask) >= ((i - hole) & mask)) {
+            slots_[hole] = slots_[i];
+            hole = i;
+        }
+    }
+    slots_[hole] = Slot{};
+    --used_;
 }
 
 bool AddressTable::rehash(uint64_t capacity) {
@@ -267,7 +297,7 @@ ReplayResult LiveBlockReplay::catch_up(const uint8_t* dump, uint64_t data_end, b
     if (data_end < read_end_) return ReplayResult::BadChunk;
     auto sink = [&](bool alloc, uint64_t a, uint64_t t, uint64_t size) {
         ++events_;
-        return table_.record(a, t, alloc ? (size << 1) | 1 : 0);
+        return table_.record(a, t, alloc, size);
     };
     // The chunks still open at the last call, from where it stopped. Their threads had not
     // taken a newer chunk when `data_end` was read, so whatever they commit later shows up in

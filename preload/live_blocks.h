@@ -43,7 +43,12 @@ struct LiveBlocks {
     uint64_t data_end = 0;
 };
 
-// For each address, its latest event (by time; a tie goes to the event recorded later).
+// For each address, its latest event (by time; a tie goes to the event recorded later). An
+// address whose events all came in time order (one thread's, as in most programs) is removed
+// when its block is freed, so the table holds about the live blocks, not every address ever
+// used. Once an event came out of order (another thread's chunk read later), the address is
+// "sticky": its free leaves a tombstone with its time, since an older event may still come
+// (an Alloc whose Free was already read, which must not come back to life).
 class AddressTable {
 public:
     explicit AddressTable(ScanArena& arena) : arena_(arena) {
@@ -53,9 +58,9 @@ public:
 
     // Events are applied in batches: the table is far larger than the caches, so each event is
     // a cache miss, and prefetching a batch's slots first lets those misses overlap.
-    bool record(uint64_t address, uint64_t time, uint64_t size_live) {
+    bool record(uint64_t address, uint64_t time, bool alloc, uint64_t size) {
         if (address == 0) return true; // never a block; 0 marks empty slots
-        batch_[batched_++] = Slot{address, time, size_live};
+        batch_[batched_++] = Slot{address, time, alloc ? size << 2 | kLive : 0};
         return batched_ < kBatch || flush();
     }
     bool flush();
@@ -63,19 +68,28 @@ public:
     // The live blocks, sorted by address, in a new arena region; the table is released.
     bool collect(LiveBlocks* out);
 
+    // Bytes of the slot array.
+    uint64_t bytes() const {
+        return capacity_ * sizeof(Slot);
+    }
+
 private:
-    // size_live = size << 1 | (1 if the event was an Alloc).
+    // state = size << 2 | sticky << 1 | live (an Alloc; else a tombstone: the latest was a Free).
     struct Slot {
         uint64_t address; // 0 = empty
         uint64_t time;
-        uint64_t size_live;
+        uint64_t state;
     };
+    static constexpr uint64_t kLive = 1;
+    static constexpr uint64_t kSticky = 2;
     static constexpr size_t kBatch = 32;
 
     static uint64_t home(uint64_t address) {
         return ((address >> 4) * 0x9e3779b97f4a7c15ull) >> 20;
     }
     static Slot* find(Slot* slots, uint64_t capacity, uint64_t address, uint64_t i);
+    void apply(const Slot& event, uint64_t home);
+    void remove(Slot* slot);
     bool rehash(uint64_t capacity);
 
     ScanArena& arena_;
@@ -107,6 +121,9 @@ public:
 
     uint64_t read_end() const {
         return read_end_;
+    }
+    uint64_t table_bytes() const {
+        return table_.bytes();
     }
 
 private:

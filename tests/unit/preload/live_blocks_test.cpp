@@ -57,6 +57,63 @@ TEST(LiveBlocks, LatestEventPerAddressWinsAcrossChunks) {
     EXPECT_EQ(r.blocks, expected);
 }
 
+// One address's life read out of order: its blocks were allocated at t=10 (thread 3) and t=30
+// (thread 1), freed at t=20 (thread 2) and t=40 (thread 1), and the chunks come in the file as
+// 1, 2, 3. Thread 1's in-order alloc and free remove the address from the table; the older
+// events that follow must not bring the t=10 block back to life (the free at t=20 leaves a
+// tombstone, which the older alloc does not pass).
+TEST(LiveBlocks, AnAddressFreedInOrderStaysFreedWhenOlderEventsComeLater) {
+    DumpBuilder dump;
+    dump.add_chunk(1, 1).alloc(30, 0x1000, 64, 1).free(40, 0x1000);
+    dump.add_chunk(2, 1).free(20, 0x1000);
+    dump.add_chunk(3, 1).alloc(10, 0x1000, 32, 1);
+    EXPECT_TRUE(replay(dump).blocks.empty());
+}
+
+// An older free read after a newer allocation makes the address sticky: when that block's own
+// free comes (from another thread) it must leave a tombstone, or the oldest allocation, read
+// last, would look live.
+TEST(LiveBlocks, OlderFreeReadLateKeepsTheAddressFromBeingRemoved) {
+    DumpBuilder dump;
+    dump.add_chunk(1, 1).alloc(30, 0x1000, 64, 1);
+    dump.add_chunk(2, 1).free(20, 0x1000);
+    dump.add_chunk(4, 1).free(40, 0x1000);
+    dump.add_chunk(3, 1).alloc(10, 0x1000, 32, 1);
+    EXPECT_TRUE(replay(dump).blocks.empty());
+}
+
+// The same events with the older ones read first, and a last allocation at t=50 that is live:
+// once an event came out of order the address keeps a tombstone, whatever the order.
+TEST(LiveBlocks, OutOfOrderAddressKeepsItsLatestEvent) {
+    DumpBuilder dump;
+    dump.add_chunk(3, 1).alloc(10, 0x1000, 32, 1);
+    dump.add_chunk(1, 1).alloc(30, 0x1000, 64, 1).free(40, 0x1000);
+    dump.add_chunk(2, 1).free(20, 0x1000).alloc(50, 0x1000, 16, 1);
+    const std::vector<std::pair<uint64_t, uint64_t>> expected = {{0x1000, 16}};
+    EXPECT_EQ(replay(dump).blocks, expected);
+}
+
+// Many blocks allocated and freed in order by one thread, among ones that stay: the freed
+// addresses leave the table (moving the entries after them back) without losing a live one.
+TEST(LiveBlocks, FreedAddressesLeaveTheTableWithoutLosingLiveOnes) {
+    DumpBuilder dump;
+    auto& chunk = dump.add_chunk(1, 1);
+    std::vector<std::pair<uint64_t, uint64_t>> expected;
+    uint64_t time = 1;
+    for (uint64_t i = 0; i < 200000; ++i) {
+        const uint64_t address = 0x100000 + i * 16;
+        chunk.alloc(time++, address, i % 100, 1);
+        if (i % 7 == 0) {
+            expected.emplace_back(address, i % 100);
+        } else {
+            chunk.free(time++, address);
+        }
+    }
+    const Replayed r = replay(dump);
+    ASSERT_EQ(r.result, mp::ReplayResult::Ok);
+    EXPECT_EQ(r.blocks, expected);
+}
+
 TEST(LiveBlocks, EqualTimesGoToTheChunkLaterInTheFile) {
     DumpBuilder dump;
     dump.add_chunk(1, 1).alloc(10, 0x1000, 64, 1);
