@@ -233,7 +233,7 @@ void CompactedDump::for_each_metadata_record(
 // the caller does with the events (the other), with bounded memory.
 // Decoded events in a buffer of fixed size, filled in place by the decoders.
 struct CompactedDump::EventBatch {
-    static constexpr size_t kBatchEvents = 8192;
+    static constexpr size_t kBatchEvents = 32768;
 
     void reset() {
         count = 0;

@@ -84,7 +84,7 @@ private:
 
 // Decoded events, as many as the producer put in.
 struct EventBatch {
-    static constexpr size_t kBatchEvents = 8192;
+    static constexpr size_t kBatchEvents = 32768;
 
     EventBatch() {
         events.reserve(kBatchEvents);
