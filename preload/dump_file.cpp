@@ -5,6 +5,7 @@
 #include "raw_syscalls.h"
 #include "sampler.h"
 #include "spin_lock.h"
+#include "text_append.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,25 +47,6 @@ struct DumpState {
 constinit DumpState g_dump{};
 constinit SpinLock g_grow_lock;
 
-// Appends text to out (bounded by end); returns the new end of the text.
-char* append(char* out, const char* end, const char* text, size_t length) {
-    if (length > static_cast<size_t>(end - out)) length = static_cast<size_t>(end - out);
-    memcpy(out, text, length);
-    return out + length;
-}
-
-char* append_unsigned(char* out, const char* end, uint64_t value) {
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value);
-    while (n && out < end)
-        *out++ = digits[--n];
-    return out;
-}
-
 // Basename of /proc/self/exe, the %n of the template.
 void program_name(char* out, size_t size) {
     char exe[kPathMax];
@@ -98,7 +80,7 @@ void expand_template(char* out, unsigned suffix) {
             cursor = append_unsigned(cursor, end, static_cast<uint64_t>(getpid()));
             ++p;
         } else if (p[0] == '%' && p[1] == 'n') {
-            cursor = append(cursor, end, name, strlen(name));
+            cursor = append_text(cursor, end, name, strlen(name));
             ++p;
         } else {
             *cursor++ = *p;
@@ -112,9 +94,9 @@ void expand_template(char* out, unsigned suffix) {
         memcpy(tail, ".mtd", 5);
         cursor -= 4;
     }
-    cursor = append(cursor, end, ".", 1);
+    cursor = append_text(cursor, end, ".", 1);
     cursor = append_unsigned(cursor, end, suffix);
-    cursor = append(cursor, end, tail, strlen(tail));
+    cursor = append_text(cursor, end, tail, strlen(tail));
     *cursor = '\0';
 }
 
@@ -127,9 +109,9 @@ void report_path() {
     char line[kPathMax + 32];
     char* end = line + sizeof(line) - 1;
     char* cursor = append_unsigned(line, end, static_cast<uint64_t>(getpid()));
-    cursor = append(cursor, end, " ", 1);
-    cursor = append(cursor, end, g_dump.path, strlen(g_dump.path));
-    cursor = append(cursor, end, "\n", 1);
+    cursor = append_text(cursor, end, " ", 1);
+    cursor = append_text(cursor, end, g_dump.path, strlen(g_dump.path));
+    cursor = append_text(cursor, end, "\n", 1);
     // One write with O_APPEND: lines from concurrent processes do not interleave.
     ssize_t ignored = write(fd, line, static_cast<size_t>(cursor - line));
     (void)ignored;

@@ -14,6 +14,7 @@
 #include "recorder.h"
 #include "scan_arena.h"
 #include "size_class_counters.h"
+#include "text_append.h"
 #include "thread_state.h"
 
 #include <algorithm>
@@ -39,21 +40,10 @@ constexpr size_t kMaxFreshBlocks = 64 * 1024;
 class NoteText {
 public:
     NoteText& add(const char* text) {
-        const size_t n = strnlen(text, sizeof(text_) - length_);
-        memcpy(text_ + length_, text, n);
-        length_ += n;
-        return *this;
+        return set_end(append_text(text_ + length_, text_ + sizeof(text_), text, strlen(text)));
     }
     NoteText& add(uint64_t value) {
-        char digits[24];
-        int n = 0;
-        do {
-            digits[n++] = static_cast<char>('0' + value % 10);
-            value /= 10;
-        } while (value);
-        while (n && length_ < sizeof(text_))
-            text_[length_++] = digits[--n];
-        return *this;
+        return set_end(append_unsigned(text_ + length_, text_ + sizeof(text_), value));
     }
     const char* data() const {
         return text_;
@@ -63,6 +53,11 @@ public:
     }
 
 private:
+    NoteText& set_end(const char* end) {
+        length_ = static_cast<size_t>(end - text_);
+        return *this;
+    }
+
     char text_[256];
     size_t length_ = 0;
 };

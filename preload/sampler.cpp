@@ -9,6 +9,7 @@
 #include "options.h"
 #include "recorder.h"
 #include "snapshot.h"
+#include "text_append.h"
 #include "thread_state.h"
 
 #include <errno.h>
@@ -70,12 +71,8 @@ void make_signal_label() {
         memcpy(out, abbreviation, n);
         out += n;
     } else {
-        char digits[12];
-        int n = 0;
-        for (unsigned value = static_cast<unsigned>(g_signal); value; value /= 10)
-            digits[n++] = static_cast<char>('0' + value % 10);
-        while (n)
-            *out++ = digits[--n];
+        out = append_unsigned(out, g_signal_label + sizeof(g_signal_label),
+                              static_cast<uint64_t>(g_signal));
     }
     g_signal_label_length = static_cast<uint32_t>(out - g_signal_label);
 }
@@ -86,23 +83,16 @@ bool handler_is_ours(const struct sigaction& action) {
 
 void write_taken_note(uint64_t now) {
     char text[160];
-    size_t length = 0;
-    auto add = [&](const char* part, size_t n) {
-        if (n > sizeof(text) - length) n = sizeof(text) - length;
-        memcpy(text + length, part, n);
-        length += n;
+    const char* const end = text + sizeof(text);
+    auto add = [end](char* out, const char* part) {
+        return append_text(out, end, part, strlen(part));
     };
-    auto add_text = [&](const char* part) { add(part, strlen(part)); };
-    if (g_taken_at_start) {
-        add_text("the program already handled or ignored ");
-        add(g_signal_label, g_signal_label_length);
-        add_text(" when memtrace started; no snapshot is taken on it");
-    } else {
-        add_text("the program installed its own ");
-        add(g_signal_label, g_signal_label_length);
-        add_text(" handler; memtrace takes no snapshot on it from then on");
-    }
-    emit_note(now, format::NoteCode::SnapshotSignalTaken, text, static_cast<uint32_t>(length));
+    char* out = add(text, g_taken_at_start ? "the program already handled or ignored "
+                                           : "the program installed its own ");
+    out = append_text(out, end, g_signal_label, g_signal_label_length);
+    out = add(out, g_taken_at_start ? " when memtrace started; no snapshot is taken on it"
+                                    : " handler; memtrace takes no snapshot on it from then on");
+    emit_note(now, format::NoteCode::SnapshotSignalTaken, text, static_cast<uint32_t>(out - text));
 }
 
 // The app replaced memtrace's handler: give the signal up (on the sampler thread only).

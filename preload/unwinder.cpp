@@ -3,6 +3,7 @@
 
 #include "frame_rule_cache.h"
 #include "memtrace/dump_format.h"
+#include "text_append.h"
 
 #include <fcntl.h>
 #include <libunwind.h>
@@ -369,14 +370,9 @@ void write_text(const char* text) {
 
 void write_number(uint64_t value, bool hex) {
     char text[24];
-    char* p = text + sizeof(text) - 1;
-    *p = '\0';
-    do {
-        const unsigned digit = static_cast<unsigned>(value % (hex ? 16 : 10));
-        *--p = static_cast<char>(digit < 10 ? '0' + digit : 'a' + digit - 10);
-        value /= hex ? 16 : 10;
-    } while (value);
-    write_text(p);
+    const char* end = append_unsigned(text, text + sizeof(text), value, hex ? 16 : 10);
+    ssize_t ignored = write(STDERR_FILENO, text, static_cast<size_t>(end - text));
+    (void)ignored;
 }
 
 void write_stack(const char* label, const uint64_t* frames, uint32_t depth, bool truncated) {
