@@ -18,38 +18,57 @@ bool is_event(f::RecordKind kind) {
 
 } // namespace
 
+ChunkSpan read_chunk(const uint8_t* file, uint64_t file_size, uint64_t data_end, uint64_t offset,
+                     const std::string& path, uint64_t* capacity) {
+    const auto bad_chunk = [&](const std::string& what) {
+        return DumpError(fmt::format("{}: at byte {}: bad chunk header: {}", path, offset, what));
+    };
+    f::ChunkHeader chunk;
+    std::memcpy(&chunk, file + offset, sizeof(chunk));
+    if (chunk.magic != f::kChunkMagic) {
+        throw bad_chunk(
+            fmt::format("magic 0x{:08x}, expected 0x{:08x}", chunk.magic, f::kChunkMagic));
+    }
+    if (chunk.capacity < kChunkHeaderSize || chunk.capacity > f::kMaxChunkSize) {
+        throw bad_chunk(fmt::format("capacity {} is outside [{}, {}]", chunk.capacity,
+                                    kChunkHeaderSize, f::kMaxChunkSize));
+    }
+    if (chunk.committed > chunk.capacity - kChunkHeaderSize) {
+        throw bad_chunk(fmt::format("{} bytes committed, more than its capacity {} holds",
+                                    chunk.committed, chunk.capacity));
+    }
+    if (offset + chunk.capacity > data_end) {
+        throw bad_chunk(
+            fmt::format("its capacity {} runs past data_end ({})", chunk.capacity, data_end));
+    }
+    ChunkSpan span;
+    span.header_offset = offset;
+    span.begin = offset + kChunkHeaderSize;
+    span.end = span.begin + chunk.committed;
+    if (span.end > file_size) {
+        span.end = file_size;
+        span.cut_short = true;
+    }
+    span.base_time_ns = chunk.base_time_ns;
+    span.thread_index = chunk.thread_index;
+    *capacity = chunk.capacity;
+    return span;
+}
+
 std::vector<ChunkSpan> list_chunks(const MappedFile& file, const format::FileHeader& header,
                                    const std::string& path) {
-    const uint8_t* bytes = file.bytes().data();
-    const uint64_t file_size = file.size();
-    const uint64_t limit = std::min<uint64_t>(header.data_end, file_size);
+    const uint64_t limit = std::min<uint64_t>(header.data_end, file.size());
     std::vector<ChunkSpan> spans;
     uint64_t offset = header.header_size;
     while (offset < limit && limit - offset >= kChunkHeaderSize) {
-        f::ChunkHeader chunk;
-        std::memcpy(&chunk, bytes + offset, sizeof(chunk));
-        if (chunk.magic != f::kChunkMagic || chunk.capacity < kChunkHeaderSize ||
-            chunk.capacity > f::kMaxChunkSize ||
-            chunk.committed > chunk.capacity - kChunkHeaderSize) {
-            throw DumpError(fmt::format("{}: at byte {}: bad chunk header", path, offset));
-        }
-        if (chunk.committed != 0) {
-            ChunkSpan span;
-            span.header_offset = offset;
-            span.begin = offset + kChunkHeaderSize;
-            span.end = span.begin + chunk.committed;
-            if (span.end > file_size) {
-                span.end = file_size;
-                span.cut_short = true;
-            }
-            span.base_time_ns = chunk.base_time_ns;
-            span.thread_index = chunk.thread_index;
-            spans.push_back(span);
-        }
+        uint64_t capacity = 0;
+        const ChunkSpan span =
+            read_chunk(file.bytes().data(), file.size(), header.data_end, offset, path, &capacity);
+        if (span.end > span.begin || span.cut_short) spans.push_back(span);
         // Touching the header mapped the pages around it (the kernel maps ahead on a fault);
         // none is needed until the merge reaches this chunk.
-        file.release(offset, offset + chunk.capacity);
-        offset += chunk.capacity;
+        file.release(offset, offset + capacity);
+        offset += capacity;
     }
     return spans;
 }

@@ -17,6 +17,13 @@
 
 namespace memtrace {
 
+// The chunk whose header is at `offset` (the header lies before min(data_end, file size)),
+// checked against the format, as the span of its committed records (cut at the end of the file
+// if the dump was cut short); its capacity in *capacity. A header that contradicts the format is
+// a DumpError naming its byte and what is wrong.
+ChunkSpan read_chunk(const uint8_t* file, uint64_t file_size, uint64_t data_end, uint64_t offset,
+                     const std::string& path, uint64_t* capacity);
+
 // The chunks of a raw dump that hold at least one committed byte, in file order. The header
 // must have been checked (DumpReader does); a chunk header that contradicts the format still
 // throws DumpError rather than being trusted.

@@ -140,45 +140,16 @@ void DumpReader::scan_chunks() {
     uint64_t offset = header_.header_size;
     while (offset < limit) {
         progress.update(offset);
-        const auto bad_chunk = [&](const std::string& what) {
-            return DumpError(
-                fmt::format("{}: at byte {}: bad chunk header: {}", path_, offset, what));
-        };
         if (limit - offset < kChunkHeaderSize) {
             if (cut_short_) break; // the cut is inside this header
-            throw bad_chunk(fmt::format("it runs past data_end ({})", data_end));
+            throw DumpError(fmt::format("{}: at byte {}: bad chunk header: it runs past data_end "
+                                        "({})",
+                                        path_, offset, data_end));
         }
-        f::ChunkHeader chunk;
-        std::memcpy(&chunk, file + offset, sizeof(chunk));
-        if (chunk.magic != f::kChunkMagic) {
-            throw bad_chunk(
-                fmt::format("magic 0x{:08x}, expected 0x{:08x}", chunk.magic, f::kChunkMagic));
-        }
-        if (chunk.capacity < kChunkHeaderSize || chunk.capacity > f::kMaxChunkSize) {
-            throw bad_chunk(fmt::format("capacity {} is outside [{}, {}]", chunk.capacity,
-                                        kChunkHeaderSize, f::kMaxChunkSize));
-        }
-        if (chunk.committed > chunk.capacity - kChunkHeaderSize) {
-            throw bad_chunk(fmt::format("{} bytes committed, more than its capacity {} holds",
-                                        chunk.committed, chunk.capacity));
-        }
-        const uint64_t chunk_end = offset + chunk.capacity;
-        if (chunk_end > data_end) {
-            throw bad_chunk(
-                fmt::format("its capacity {} runs past data_end ({})", chunk.capacity, data_end));
-        }
-
-        ChunkSpan span;
-        span.header_offset = offset;
-        span.begin = offset + kChunkHeaderSize;
-        span.end = span.begin + chunk.committed;
-        if (span.end > file_size) {
-            span.end = file_size;
-            span.cut_short = true;
-            cut_short_ = true;
-        }
-        span.base_time_ns = chunk.base_time_ns;
-        span.thread_index = chunk.thread_index;
+        uint64_t capacity = 0;
+        ChunkSpan span = read_chunk(file, file_size, data_end, offset, path_, &capacity);
+        if (span.cut_short) cut_short_ = true;
+        const uint64_t chunk_end = offset + capacity;
 
         RecordDecoder decoder(file, span, &path_);
         bool has_events = false;
@@ -196,7 +167,7 @@ void DumpReader::scan_chunks() {
         // Threads that allocated: memtrace's own sampler thread writes snapshots, not events.
         if (has_events) {
             event_chunks_.push_back(span);
-            threads.insert(chunk.thread_index);
+            threads.insert(span.thread_index);
         }
         // Read once: its pages need not count in this process's memory any more.
         file_->release(offset, chunk_end);
