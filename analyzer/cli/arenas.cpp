@@ -1,5 +1,6 @@
 // `memtrace arenas DUMP [--json]`
 #include "cli/commands.h"
+#include "cli/report_options.h"
 #include "reports/arenas_report.h"
 
 #include <CLI/CLI.hpp>
@@ -17,8 +18,7 @@ void add_arenas_command(CLI::App& app, int* exit_code) {
     CLI::App* command = app.add_subcommand(
         "arenas", "glibc's arenas, process memory over time, and the program's own mappings");
     command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
-    command->add_flag("--json", options->report.json,
-                      "Write one JSON object (docs/json-schema.md)");
+    add_json_flag(command, options->report.json);
     command->callback([options, exit_code] {
         reports::write_arenas_report(options->dump, options->report, std::cout);
         std::cout.flush();

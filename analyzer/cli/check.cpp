@@ -2,6 +2,7 @@
 // passes, the gate's code (23 by default, --exit-code) when one fails, 1 on errors, 2 on usage.
 #include "cli/commands.h"
 #include "cli/gate_options.h"
+#include "cli/report_options.h"
 #include "gate/gate_reports.h"
 #include "memtrace_paths.h"
 #include "reports/dump_facts.h"
@@ -159,9 +160,8 @@ void add_gate_options(CLI::App* command, GateCliOptions& options, CLI::Option* r
                         ->check(CLI::Range(0, 255))
                         ->group(group));
     const char* reports = "Gate reports";
-    CLI::Option* json = command
-                            ->add_flag("--json", options.json,
-                                       "Write the verdict as JSON on stdout (docs/json-schema.md)")
+    CLI::Option* json = add_json_flag(command, options.json,
+                                      "Write the verdict as JSON on stdout (docs/json-schema.md)")
                             ->group(reports);
     CLI::Option* github = command
                               ->add_flag("--github", options.github,
@@ -186,12 +186,8 @@ void add_gate_options(CLI::App* command, GateCliOptions& options, CLI::Option* r
                                      "the working directory)")
                         ->type_name("DIR")
                         ->group(reports));
-    added.push_back(command
-                        ->add_option("--top", options.top,
-                                     "Leak sites listed in text, JUnit and annotations (default "
-                                     "10)")
-                        ->type_name("N")
-                        ->check(CLI::Range(size_t{1}, size_t{1} << 40))
+    added.push_back(add_top_option(command, options.top,
+                                   "Leak sites listed in text, JUnit and annotations (default 10)")
                         ->group(reports));
     if (required_flag != nullptr) {
         for (CLI::Option* option : added)

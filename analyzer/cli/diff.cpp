@@ -1,5 +1,6 @@
 // `memtrace diff A B [--json] [--top N]`
 #include "cli/commands.h"
+#include "cli/report_options.h"
 #include "reports/diff_report.h"
 
 #include <CLI/CLI.hpp>
@@ -24,13 +25,9 @@ void add_diff_command(CLI::App& app, int* exit_code) {
                      "DUMP@LABEL or DUMP@end")
         ->required();
     command->add_option("B", options->b, "The later state, written the same way")->required();
-    command->add_flag("--json", options->report.json,
-                      "Write one JSON object (docs/json-schema.md)");
-    command
-        ->add_option("--top", options->report.top,
-                     "Show only the first N changed sites (default: all)")
-        ->type_name("N")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+    add_json_flag(command, options->report.json);
+    add_top_option(command, options->report.top,
+                   "Show only the first N changed sites (default: all)");
     command->callback([options, exit_code] {
         reports::write_diff_report(options->a, options->b, options->report, std::cout);
         std::cout.flush();

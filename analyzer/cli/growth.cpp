@@ -1,6 +1,7 @@
 // `memtrace growth DUMP [--json] [--top N] [--min-r2 R] [--from S] [--to S] [--with-exit]
 // [--series]`
 #include "cli/commands.h"
+#include "cli/report_options.h"
 #include "reports/growth_report.h"
 
 #include <CLI/CLI.hpp>
@@ -19,13 +20,9 @@ void add_growth_command(CLI::App& app, int* exit_code) {
         "growth", "Rank the allocation sites whose live bytes grow steadily over the snapshots "
                   "of one run");
     command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
-    command->add_flag("--json", options->report.json,
-                      "Write one JSON object (docs/json-schema.md)");
-    command
-        ->add_option("--top", options->report.top,
-                     "Show only the N fastest-growing sites (default: all)")
-        ->type_name("N")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+    add_json_flag(command, options->report.json);
+    add_top_option(command, options->report.top,
+                   "Show only the N fastest-growing sites (default: all)");
     command
         ->add_option("--min-r2", options->report.min_r2,
                      "Fit quality (R^2 of the least-squares line) a site needs to count as "

@@ -1,5 +1,6 @@
 // `memtrace histogram DUMP[@N|@LABEL|@end] [--json]`
 #include "cli/commands.h"
+#include "cli/report_options.h"
 #include "reports/histogram_report.h"
 
 #include <CLI/CLI.hpp>
@@ -21,8 +22,7 @@ void add_histogram_command(CLI::App& app, int* exit_code) {
                      "Dump file; DUMP@N or DUMP@LABEL for the state at a snapshot "
                      "(docs/cli.md)")
         ->required();
-    command->add_flag("--json", options->report.json,
-                      "Write one JSON object (docs/json-schema.md)");
+    add_json_flag(command, options->report.json);
     command->callback([options, exit_code] {
         reports::write_histogram_report(options->dump, options->report, std::cout);
         std::cout.flush();

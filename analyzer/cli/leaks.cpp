@@ -1,5 +1,6 @@
 // `memtrace leaks DUMP [--json] [--all] [--top N]`
 #include "cli/commands.h"
+#include "cli/report_options.h"
 #include "progress.h"
 #include "reports/leak_report.h"
 
@@ -19,14 +20,10 @@ void add_leaks_command(CLI::App& app, int* exit_code) {
     CLI::App* command = app.add_subcommand(
         "leaks", "Show the blocks still live when the process ended, grouped by allocation stack");
     command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
-    command->add_flag("--json", options->report.json,
-                      "Write one JSON object (docs/json-schema.md)");
+    add_json_flag(command, options->report.json);
     command->add_flag("--all", options->report.all,
                       "Also list still-reachable blocks (text; the JSON always lists every kind)");
-    command
-        ->add_option("--top", options->report.top, "Show only the N largest sites (default: all)")
-        ->type_name("N")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+    add_top_option(command, options->report.top, "Show only the N largest sites (default: all)");
     command->add_flag("-q,--quiet", options->quiet, "No progress line while reading the dump");
     command->callback([options, exit_code] {
         if (options->quiet) Progress::set_quiet(true);

@@ -1,5 +1,6 @@
 // `memtrace report DUMP [--json]`
 #include "cli/commands.h"
+#include "cli/report_options.h"
 #include "progress.h"
 #include "reports/summary_report.h"
 
@@ -19,8 +20,7 @@ void add_report_command(CLI::App& app, int* exit_code) {
     CLI::App* command = app.add_subcommand(
         "report", "Summarize a run: totals, peak heap, leaks and the busiest allocation sites");
     command->add_option("DUMP", options->dump, "Dump file written by libmemtrace.so")->required();
-    command->add_flag("--json", options->report.json,
-                      "Write one JSON object (docs/json-schema.md)");
+    add_json_flag(command, options->report.json);
     command->add_flag("-q,--quiet", options->quiet, "No progress line while reading the dump");
     command->callback([options, exit_code] {
         if (options->quiet) Progress::set_quiet(true);
