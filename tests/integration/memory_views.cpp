@@ -9,31 +9,12 @@ namespace memtrace::integration {
 
 ProcessResult memory_view_text(const std::string& command, const std::string& dump_argument,
                                const std::filesystem::path& cwd) {
-    ProcessSpec spec;
-    spec.argv = {memtrace_exe().string(), command, dump_argument};
-    spec.cwd = cwd;
-    spec.timeout = std::chrono::seconds(120);
-    return run_process(spec);
+    return run_memtrace({command, dump_argument}, cwd);
 }
 
 AnalyzerOutput memory_view_json(const std::string& command, const std::string& dump_argument,
                                 const std::filesystem::path& cwd) {
-    ProcessSpec spec;
-    spec.argv = {memtrace_exe().string(), command, dump_argument, "--json"};
-    spec.cwd = cwd;
-    spec.timeout = std::chrono::seconds(120);
-    AnalyzerOutput output;
-    output.process = run_process(spec);
-    if (!output.process.exited() || output.process.exit_code() != 0)
-        throw std::runtime_error("memtrace " + command + " " + dump_argument +
-                                 " failed: " + output.process.describe());
-    try {
-        output.json = nlohmann::json::parse(output.process.out);
-    } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error("memtrace " + command + " printed invalid JSON (" + e.what() +
-                                 "): " + output.process.describe());
-    }
-    return output;
+    return memtrace_json({command, dump_argument}, cwd);
 }
 
 std::filesystem::path program_source(const std::string& file) {

@@ -38,35 +38,41 @@ ProcessSpec native_run_spec(const std::filesystem::path& cwd,
     return spec;
 }
 
-namespace {
-
-AnalyzerOutput analyzer_json(const std::string& command, const std::filesystem::path& dump) {
+ProcessResult run_memtrace(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
     ProcessSpec spec;
-    spec.argv = {memtrace_exe().string(), command, dump.string(), "--json"};
-    spec.cwd = dump.parent_path();
+    spec.argv = {memtrace_exe().string()};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.cwd = cwd;
     spec.timeout = std::chrono::seconds(120);
+    return run_process(spec);
+}
+
+AnalyzerOutput memtrace_json(const std::vector<std::string>& args,
+                             const std::filesystem::path& cwd) {
+    std::vector<std::string> with_json = args;
+    with_json.push_back("--json");
+    std::string command_line = "memtrace";
+    for (const std::string& arg : args)
+        command_line += " " + arg;
     AnalyzerOutput output;
-    output.process = run_process(spec);
+    output.process = run_memtrace(with_json, cwd);
     if (!output.process.exited() || output.process.exit_code() != 0)
-        throw std::runtime_error("memtrace " + command + " " + dump.string() +
-                                 " failed: " + output.process.describe());
+        throw std::runtime_error(command_line + " failed: " + output.process.describe());
     try {
         output.json = nlohmann::json::parse(output.process.out);
     } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error("memtrace " + command + " printed invalid JSON (" + e.what() +
+        throw std::runtime_error(command_line + " printed invalid JSON (" + e.what() +
                                  "): " + output.process.describe());
     }
     return output;
 }
 
-} // namespace
-
 AnalyzerOutput leaks_json(const std::filesystem::path& dump) {
-    return analyzer_json("leaks", dump);
+    return memtrace_json({"leaks", dump.string()}, dump.parent_path());
 }
 
 AnalyzerOutput report_json(const std::filesystem::path& dump) {
-    return analyzer_json("report", dump);
+    return memtrace_json({"report", dump.string()}, dump.parent_path());
 }
 
 } // namespace memtrace::integration

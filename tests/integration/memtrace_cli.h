@@ -31,6 +31,14 @@ struct AnalyzerOutput {
     nlohmann::json json;
 };
 
+// `memtrace ARGS...` in cwd (a 2-minute limit); the caller checks the status.
+ProcessResult run_memtrace(const std::vector<std::string>& args, const std::filesystem::path& cwd);
+
+// `memtrace ARGS... --json` in cwd. Throws with the analyzer's stderr when it fails or prints
+// something that is not one JSON document.
+AnalyzerOutput memtrace_json(const std::vector<std::string>& args,
+                             const std::filesystem::path& cwd);
+
 // `memtrace leaks DUMP --json` and `memtrace report DUMP --json`. Throw with the analyzer's
 // stderr when it fails or prints something that is not one JSON document.
 AnalyzerOutput leaks_json(const std::filesystem::path& dump);

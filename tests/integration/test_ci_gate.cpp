@@ -44,12 +44,7 @@ class CiGate : public IntegrationTest {
 protected:
     // `memtrace ARGS...` in dir().
     ProcessResult memtrace(const std::vector<std::string>& args) {
-        ProcessSpec spec;
-        spec.argv = {memtrace_exe().string()};
-        spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-        spec.cwd = dir();
-        spec.timeout = std::chrono::seconds(120);
-        return run_process(spec);
+        return run_memtrace(args, dir());
     }
 
     // `memtrace check DUMP ARGS... --json`, its exit code checked.

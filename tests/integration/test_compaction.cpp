@@ -105,19 +105,16 @@ struct SiteModeCase {
 class SiteMode : public IntegrationTest, public ::testing::WithParamInterface<SiteModeCase> {
 protected:
     json analyze(const std::vector<std::string>& command, const std::filesystem::path& dump) {
-        ProcessSpec spec;
-        spec.argv = {memtrace_exe().string()};
+        std::vector<std::string> args;
         for (const std::string& arg : command) {
             std::string replaced = arg;
             if (const size_t at = replaced.find("DUMP"); at != std::string::npos) {
                 replaced.replace(at, 4, dump.string());
             }
-            spec.argv.push_back(replaced);
+            args.push_back(replaced);
         }
-        spec.argv.push_back("--json");
-        spec.cwd = dir();
-        spec.timeout = std::chrono::seconds(120);
-        const ProcessResult result = run_process(spec);
+        args.push_back("--json");
+        const ProcessResult result = run_memtrace(args, dir());
         if (!result.exited() || result.exit_code() != 0) {
             ADD_FAILURE() << "memtrace " << command.front() << " failed: " << result.describe();
             return json::object();

@@ -38,12 +38,7 @@ protected:
     }
 
     ProcessResult analyze(const std::vector<std::string>& args) {
-        ProcessSpec spec;
-        spec.argv = {memtrace_exe().string()};
-        spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-        spec.cwd = dir();
-        spec.timeout = std::chrono::seconds(120);
-        return run_process(spec);
+        return run_memtrace(args, dir());
     }
 
     json analyze_json(std::vector<std::string> args) {
