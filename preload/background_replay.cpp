@@ -51,9 +51,9 @@ bool background_replay_wanted() {
            __atomic_load_n(&header->data_end, __ATOMIC_ACQUIRE) <= options().leak_scan_max_dump;
 }
 
-bool background_replay_step() {
-    if (pthread_mutex_trylock(&g_lock) != 0) return false;
-    bool found = false;
+ReplayStep background_replay_step() {
+    if (pthread_mutex_trylock(&g_lock) != 0) return ReplayStep::Idle; // the exit's scan has it
+    ReplayStep step = ReplayStep::Idle;
     if (!g_given_up) {
         if (!background_replay_wanted() || (g_pid && g_pid != getpid())) {
             give_up();
@@ -69,7 +69,7 @@ bool background_replay_step() {
             }
             const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
             if (g_background && data_end != g_background->replay.read_end()) {
-                found = true;
+                step = ReplayStep::Progress;
                 void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
                 if (dump == MAP_FAILED ||
                     g_background->replay.catch_up(static_cast<const uint8_t*>(dump), data_end,
@@ -82,8 +82,9 @@ bool background_replay_step() {
             }
         }
     }
+    if (g_given_up) step = ReplayStep::Done;
     pthread_mutex_unlock(&g_lock);
-    return found;
+    return step;
 }
 
 LiveBlockReplay* background_replay_take_over(ScanArena** arena) {

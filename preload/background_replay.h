@@ -15,9 +15,11 @@ namespace memtrace::preload {
 // child, the dump within MEMTRACE_LEAK_SCAN_MAX_DUMP).
 bool background_replay_wanted();
 
-// On the sampler thread: reads what was committed since the last step. Returns whether it found
-// anything (the sampler steps more often while the program records).
-bool background_replay_step();
+// On the sampler thread: reads what was committed since the last step. Progress: it found
+// something (the sampler steps more often while the program records); Done: no step will do
+// anything any more (given up, taken over, or not wanted).
+enum class ReplayStep { Idle, Progress, Done };
+ReplayStep background_replay_step();
 
 // At exit, on the scanning thread: stops the steps (waits for one under way) and hands over the
 // replay, caught up to where the last step stopped, with the arena that holds it (whose regions

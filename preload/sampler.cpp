@@ -148,8 +148,9 @@ void* sampler_main(void*) {
             if (next <= now) next = now + period; // missed ticks are skipped, not caught up
         }
         if (replaying && now >= replay_next) {
-            replaying = background_replay_wanted();
-            if (replaying && background_replay_step()) {
+            const ReplayStep step = background_replay_step();
+            replaying = step != ReplayStep::Done;
+            if (step == ReplayStep::Progress) {
                 replay_period = kReplayStepMinNs;
             } else if (replay_period < kReplayStepMaxNs) {
                 replay_period *= 2;
