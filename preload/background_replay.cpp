@@ -23,12 +23,12 @@ struct Background {
 };
 
 // The table mirrors the live blocks (32-64 bytes each) while the program runs. Past this (about
-// 200,000 live blocks) the replay is left to the exit: a big live set makes the background
+// 400,000 live blocks) the replay is left to the exit: a big live set makes the background
 // replay cost the program more than it saves at exit (measured: python3 with PYTHONMALLOC=malloc,
-// 1.2 million live blocks, 1.56 -> 1.75 s with a 32 MiB limit; a growing heap of 2.5 million
-// blocks 2.0 -> 2.3 s), while programs with a small live set (C++ containers, 70,000 blocks)
-// save the whole replay at exit.
-constexpr uint64_t kMaxTableBytes = uint64_t{8} << 20;
+// 1.2 million live blocks, 1.56 -> 1.75 s with a 32 MiB limit, 1.41-1.46 s with 8 or 16 MiB),
+// while a smaller one saves the whole replay at exit (C++ containers, a 12 MiB table: exit scan
+// 0.075 s with an 8 MiB limit, 0.005 s with 16).
+constexpr uint64_t kMaxTableBytes = uint64_t{16} << 20;
 
 constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit Background* g_background = nullptr;
