@@ -1,25 +1,21 @@
 #include "leak_scan.h"
 
-#include "background_replay.h"
 #include "chunk_writer.h"
 #include "clock.h"
 #include "dump_file.h"
 #include "internal_alloc.h"
-#include "live_blocks.h"
+#include "live_map.h"
 #include "memtrace/record_encoding.h"
 #include "options.h"
 #include "process_maps.h"
-#include "raw_syscalls.h"
 #include "reachability.h"
 #include "recorder.h"
 #include "scan_arena.h"
-#include "size_class_counters.h"
 #include "text_append.h"
 #include "thread_state.h"
 
 #include <algorithm>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -126,6 +122,11 @@ uintptr_t page_size() {
     return static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
 }
 
+struct LiveBlocks {
+    const LiveBlock* blocks = nullptr; // sorted by address
+    size_t count = 0;
+};
+
 // Root ranges of one writable private mapping, before exclusions.
 template <typename Scan> void mapping_roots(const Mapping& m, const LiveBlocks& live, Scan&& scan) {
     const LiveBlock* blocks = live.blocks;
@@ -154,94 +155,66 @@ template <typename Scan> void mapping_roots(const Mapping& m, const LiveBlocks& 
     if (cursor < m.end) scan(cursor, m.end);
 }
 
-// Live blocks by the size-class counters (every allocation minus every free, all threads).
-uint64_t expected_live() {
-    static f::SizeClassCounts classes[f::kSizeClassCount]; // only the exiting thread is here
-    sum_size_classes(classes);
-    uint64_t allocs = 0, frees = 0;
-    for (const f::SizeClassCounts& c : classes) {
-        allocs += c.count;
-        frees += c.free_count;
-    }
-    return allocs > frees ? allocs - frees : 0;
+// The blocks of the live map, sorted by address, in scan memory. Two passes: the first counts.
+bool collect_live_blocks(ScanArena& arena, uint32_t* regions, LiveBlocks* live) {
+    size_t count = 0;
+    g_live_map.for_each(regions, [&](uint64_t, uint64_t) { ++count; });
+    const size_t capacity = count + count / 8 + 1024; // other threads may add blocks meanwhile
+    auto* blocks = static_cast<LiveBlock*>(arena.allocate(capacity * sizeof(LiveBlock)));
+    if (!blocks) return false;
+    size_t filled = 0;
+    g_live_map.for_each(regions, [&](uint64_t address, uint64_t size) {
+        if (filled < capacity) blocks[filled++] = LiveBlock{address, size};
+    });
+    live->blocks = blocks;
+    live->count = filled;
+    return true;
 }
 
-// What other threads did while the scan read the dump and the roots: the blocks they freed are
-// dropped (not live at the summary's time; their memory may be anything now), and the blocks
-// they allocated, which the scan does not know, are read as roots (they may hold the only
-// pointer to an older block). Conservative, and one round only: threads go on meanwhile.
-void follow_tail(Reachability& reach, const LiveBlocks& live, ScanArena& arena) {
-    const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
-    if (!live.progress || data_end < live.data_end) return;
-    struct Tail {
-        Reachability* reach;
-        LiveBlock* fresh;
-        size_t fresh_count;
-    } tail{&reach, static_cast<LiveBlock*>(arena.allocate(kMaxFreshBlocks * sizeof(LiveBlock))), 0};
-    if (!tail.fresh) return;
-    void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
-    if (dump == MAP_FAILED) return;
-    replay_tail(
-        static_cast<const uint8_t*>(dump), data_end, live,
-        [](void* context, bool is_alloc, uint64_t address, uint64_t size) {
-            auto* t = static_cast<Tail*>(context);
-            const size_t block = t->reach->find(address);
-            if (block != SIZE_MAX && t->reach->block(block).address == address)
-                t->reach->drop(block);
-            if (is_alloc && t->fresh_count < kMaxFreshBlocks)
-                t->fresh[t->fresh_count++] = LiveBlock{address, size};
-        },
-        &tail);
-    raw_munmap(dump, data_end);
-    reach.scan_root_blocks(tail.fresh, tail.fresh_count);
+// What other threads did while the scan read the roots and the blocks, from the map as it is
+// now: the blocks they freed are dropped (not live at the summary's time; their memory may be
+// anything now), and the blocks they allocated, which the scan does not know, are read as roots
+// (they may hold the only pointer to an older block). Conservative, and one round only: threads
+// go on meanwhile.
+void recheck_live_blocks(Reachability& reach, const LiveBlocks& live, uint32_t* regions,
+                         ScanArena& arena) {
+    auto* fresh = static_cast<LiveBlock*>(arena.allocate(kMaxFreshBlocks * sizeof(LiveBlock)));
+    if (!fresh) return;
+    size_t fresh_count = 0, i = 0;
+    g_live_map.for_each(regions, [&](uint64_t address, uint64_t size) {
+        while (i < live.count && live.blocks[i].address < address)
+            reach.drop(i++);
+        if (i < live.count && live.blocks[i].address == address) {
+            if (live.blocks[i].size == size) {
+                ++i;
+                return;
+            }
+            reach.drop(i++); // freed, and another block took its place
+        }
+        if (fresh_count < kMaxFreshBlocks) fresh[fresh_count++] = LiveBlock{address, size};
+    });
+    while (i < live.count)
+        reach.drop(i++);
+    reach.scan_root_blocks(fresh, fresh_count);
 }
 
 // The scan proper. Writes the Summary and Blocks records, or a Failed summary with a note.
 void run_scan(uintptr_t stack_pointer, uint64_t started) {
-    const uint64_t data_end = __atomic_load_n(&dump_header()->data_end, __ATOMIC_ACQUIRE);
-    if (data_end > options().leak_scan_max_dump) {
+    if (!g_live_map.complete()) {
         write_not_done(f::LeakScanStatus::Skipped,
-                       NoteText()
-                           .add("the dump holds ")
-                           .add(data_end)
-                           .add(" bytes, more than MEMTRACE_LEAK_SCAN_MAX_DUMP=")
-                           .add(options().leak_scan_max_dump),
+                       NoteText().add("the live-block map is incomplete (a block outside the "
+                                      "48-bit address space or misaligned, or no memory for "
+                                      "the map)"),
                        started);
         return;
     }
     ScanArena arena;
     LiveBlocks live;
-    // The sampler thread has replayed most of the dump already, if it ran: only the rest is read.
-    ScanArena* replay_arena = &arena;
-    LiveBlockReplay* replay = background_replay_take_over(&replay_arena);
-    LiveBlockReplay fresh_replay(arena);
-    if (!replay) {
-        replay = &fresh_replay;
-        replay_arena = &arena;
-        if (!replay->init(expected_live())) {
-            write_not_done(f::LeakScanStatus::Failed,
-                           NoteText().add("out of memory replaying the dump"), started);
-            return;
-        }
-    }
-    {
-        void* dump = raw_mmap(nullptr, data_end, PROT_READ, MAP_SHARED, dump_fd(), 0);
-        if (dump == MAP_FAILED) {
-            write_not_done(f::LeakScanStatus::Failed,
-                           NoteText().add("cannot map the dump to read it back"), started);
-            return;
-        }
-        ReplayResult result = replay->catch_up(static_cast<const uint8_t*>(dump), data_end, true);
-        if (result == ReplayResult::Ok) result = replay->finish(&live);
-        raw_munmap(dump, data_end);
-        if (result != ReplayResult::Ok) {
-            write_not_done(f::LeakScanStatus::Failed,
-                           NoteText().add(result == ReplayResult::NoMemory
-                                              ? "out of memory replaying the dump"
-                                              : "the dump could not be read back"),
-                           started);
-            return;
-        }
+    auto* regions = static_cast<uint32_t*>(arena.allocate(LiveMap::kMaxLeaves * sizeof(uint32_t)));
+    if (!regions || !collect_live_blocks(arena, regions, &live)) {
+        write_not_done(f::LeakScanStatus::Failed,
+                       NoteText().add("out of memory collecting the live blocks"), started);
+        return;
     }
     if (live.count > UINT32_MAX) { // the work list holds 32-bit indices
         write_not_done(f::LeakScanStatus::Failed, NoteText().add("too many live blocks"), started);
@@ -258,12 +231,8 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
     }
     // Every scan buffer exists by now, so the exclusion list is complete.
     Exclusions excluded{own, own_memory_regions(own, kMaxOwnRegions)};
-    auto exclude_arena = [&](const ScanArena& a) {
-        for (size_t i = 0; i < a.region_count(); ++i)
-            own[excluded.count++] = MemoryRegion{a.region(i).begin, a.region(i).end};
-    };
-    exclude_arena(arena);
-    if (replay_arena != &arena) exclude_arena(*replay_arena);
+    for (size_t i = 0; i < arena.region_count(); ++i)
+        own[excluded.count++] = MemoryRegion{arena.region(i).begin, arena.region(i).end};
     std::sort(own, own + excluded.count,
               [](const MemoryRegion& a, const MemoryRegion& b) { return a.begin < b.begin; });
 
@@ -290,7 +259,7 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
         mapping_roots(m, live, scan_root);
     }
     reach.propagate();
-    follow_tail(reach, live, arena);
+    recheck_live_blocks(reach, live, regions, arena);
     reach.classify();
 
     f::LeakScanSummary summary{};

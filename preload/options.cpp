@@ -183,11 +183,6 @@ void read_options() {
     g_options.snapshot_signal_invalid = signal < 0;
     const char* leak_scan = getenv("MEMTRACE_LEAK_SCAN");
     g_options.leak_scan = !(leak_scan && strcmp(leak_scan, "0") == 0);
-    const char* max_dump = getenv("MEMTRACE_LEAK_SCAN_MAX_DUMP");
-    if (!max_dump || !*max_dump ||
-        !parse_byte_count(max_dump, &g_options.leak_scan_max_dump)) {
-        g_options.leak_scan_max_dump = kDefaultLeakScanMaxDump;
-    }
 }
 
 const Options& options() {

@@ -7,7 +7,6 @@
 namespace memtrace::preload {
 
 inline constexpr unsigned kPathMax = 4096;
-inline constexpr uint64_t kDefaultLeakScanMaxDump = uint64_t{1} << 30;
 
 struct Options {
     char output_template[kPathMax]; // MEMTRACE_OUTPUT, or the default template
@@ -18,7 +17,6 @@ struct Options {
     int snapshot_signal;            // MEMTRACE_SNAPSHOT_SIGNAL; 0 = none
     bool snapshot_signal_invalid;   // MEMTRACE_SNAPSHOT_SIGNAL named no usable signal
     bool leak_scan;                 // MEMTRACE_LEAK_SCAN: 0 turns the exit scan off
-    uint64_t leak_scan_max_dump;    // MEMTRACE_LEAK_SCAN_MAX_DUMP in bytes
 };
 
 // Parses a byte count: decimal digits, optionally followed by K, M or G (also KB/KiB, MB/MiB,

@@ -11,7 +11,6 @@
 // (the unused part of an 8 MiB stack, a reserve) are not faulted in.
 #pragma once
 
-#include "live_blocks.h"
 #include "memtrace/dump_format.h"
 #include "scan_arena.h"
 
@@ -19,6 +18,11 @@
 #include <stdint.h>
 
 namespace memtrace::preload {
+
+struct LiveBlock {
+    uint64_t address;
+    uint64_t size;
+};
 
 // Gone: freed by another thread while the scan ran; neither followed nor reported.
 enum class BlockState : uint8_t {

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "dump_file.h"
 #include "leak_scan.h"
+#include "live_map.h"
 #include "memtrace/record_encoding.h"
 #include "module_map.h"
 #include "options.h"
@@ -37,6 +38,9 @@ namespace {
 constexpr unsigned kStackTableLog2 = 22;
 
 constinit StackTable g_stacks;
+
+// Threads that had an event (each counts once, at its first): see now_for_free.
+constinit uint32_t g_event_threads = 0;
 
 // Sampling: the addresses of recorded live blocks. 2^18 slots (2 MiB, touched only where keys
 // land, but keys land everywhere) hold ~150,000 live samples, far more than a sensible sample
@@ -131,6 +135,7 @@ void after_fork_in_parent() {
 // The child gets a dump of its own: the parent's file, stacks and modules are not its to write.
 void after_fork_in_child() {
     snapshot_unlock_after_fork(true);
+    g_live_map.reset_lock_after_fork();
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != static_cast<int>(State::Ready)) return;
     BusyScope busy;
     dump_forget_after_fork();
@@ -143,6 +148,7 @@ void after_fork_in_child() {
     t_thread.sample_rng = 0;
     t_thread.sample_countdown = 0;
     size_class_counters_reset_after_fork(t_thread.size_classes);
+    __atomic_store_n(&g_event_threads, t_thread.size_classes ? 1u : 0u, __ATOMIC_RELAXED);
     __atomic_add_fetch(&g_dump_generation, 1, __ATOMIC_RELEASE);
     if (!start_dump(true)) {
         set_state(State::Stopped);
@@ -195,12 +201,19 @@ void initialize() {
 }
 
 uint64_t now_for_free() {
+    // The fence orders the clock after the loads that brought the pointer from another thread.
+    // While one thread has events, no pointer came from another one, and its own records keep
+    // their order in its chunk (times never decrease there): the fence's wait is saved.
+    if (__atomic_load_n(&g_event_threads, __ATOMIC_RELAXED) == 1 && t_thread.size_classes)
+        return event_time_ns();
     return ordered_event_time_ns();
 }
 
 SizeClassBlock* thread_size_classes_slow() {
     BusyScope busy; // may map memory and register the thread-exit key
-    return size_class_block_slow();
+    SizeClassBlock* block = size_class_block_slow();
+    if (block) __atomic_add_fetch(&g_event_threads, 1, __ATOMIC_RELAXED);
+    return block;
 }
 
 namespace {
@@ -302,6 +315,7 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
     thread.busy = true;
     count_alloc_event(p, size);
+    g_live_map.add(reinterpret_cast<uint64_t>(p), size);
     write_alloc(thread, p, size, function);
     if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
         sampler_start_if_due(thread.event_time);
@@ -352,8 +366,10 @@ void record_sampled_free(void* p) {
 }
 
 PendingFree free_begin(void* p) {
-    PendingFree pending{usable_size(p), 0, true};
-    if (g_sample_bytes) {
+    PendingFree pending{usable_size(p), 0, 0, true};
+    if (!g_sample_bytes) {
+        pending.live_entry = g_live_map.take(reinterpret_cast<uint64_t>(p));
+    } else {
         pending.record = g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
                          __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED);
     }
@@ -370,7 +386,8 @@ void free_commit(void* p, const PendingFree& pending) {
 }
 
 void free_abort(void* p, const PendingFree& pending) {
-    // The block is still live: a sampled one goes back into the set.
+    // The block is still live: it goes back into the map, or a sampled one into the set.
+    if (pending.live_entry) g_live_map.add(reinterpret_cast<uint64_t>(p), pending.live_entry - 1);
     if (!g_sample_bytes || !pending.record ||
         __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED))
         return;

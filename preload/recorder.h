@@ -8,6 +8,7 @@
 //   Stopped        recording ended (dump could not be created, disk full): pass through.
 #pragma once
 
+#include "live_map.h"
 #include "memtrace/dump_format.h"
 #include "sampled_address_set.h"
 #include "sampler.h"
@@ -103,6 +104,8 @@ inline void on_free(void* p) {
         // often a cache miss; issued before the fence it overlaps the app's own misses instead
         // of following them (C++ containers: the miss cost twice glibc's free without this).
         const uint64_t usable = usable_size(p);
+        // Also before the fence, for the same reason: its map byte is often a miss too.
+        g_live_map.take(reinterpret_cast<uint64_t>(p));
         record_free(p, usable, now_for_free());
     } else {
         sample_free(p);
@@ -114,6 +117,7 @@ inline void on_free(void* p) {
 struct PendingFree {
     uint64_t usable;
     uint64_t time;
+    uint64_t live_entry; // what LiveMap::take returned, to undo it
     bool record;
 };
 PendingFree free_begin(void* p);

@@ -1,6 +1,5 @@
 #include "sampler.h"
 
-#include "background_replay.h"
 #include "clock.h"
 #include "dump_file.h"
 #include "internal_alloc.h"
@@ -48,8 +47,6 @@ constinit uint64_t g_start_not_before = 0;
 constexpr uint64_t kHousekeepingNs = 1000000000;
 constexpr size_t kStackSize = 256 * 1024;
 constexpr size_t kGuardSize = 4096;
-// Whether the thread runs on a stack from reserve_pages; the background replay needs it.
-constinit bool g_own_stack = false;
 
 void on_snapshot_signal(int) {
     const int saved = errno;
@@ -114,11 +111,6 @@ timespec to_timespec(uint64_t ns) {
     return ts;
 }
 
-// Steps of the background replay (background_replay.h): often while the program records, so
-// that little is left for the exit; less and less often while it does not.
-constexpr uint64_t kReplayStepMinNs = 20000000;
-constexpr uint64_t kReplayStepMaxNs = 1000000000;
-
 void* sampler_main(void*) {
     // Busy for good: whatever this thread allocates (stdio inside malloc_info) is memtrace's.
     t_thread.busy = true;
@@ -126,11 +118,8 @@ void* sampler_main(void*) {
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
     const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
     uint64_t next = monotonic_ns() + period;
-    bool replaying = g_own_stack && background_replay_wanted();
-    uint64_t replay_period = kReplayStepMinNs;
-    uint64_t replay_next = monotonic_ns() + replay_period;
     for (;;) {
-        const timespec deadline = to_timespec(replaying && replay_next < next ? replay_next : next);
+        const timespec deadline = to_timespec(next);
         const int rc = sem_clockwait(&g_wake, CLOCK_MONOTONIC, &deadline);
         if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Stopped))
             return nullptr;
@@ -141,22 +130,11 @@ void* sampler_main(void*) {
             }
             take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
         }
-        uint64_t now = monotonic_ns();
+        const uint64_t now = monotonic_ns();
         if (now >= next) {
             if (interval_ns) take_snapshot(format::SnapshotTrigger::Interval, "", 0);
             next += period;
             if (next <= now) next = now + period; // missed ticks are skipped, not caught up
-        }
-        if (replaying && now >= replay_next) {
-            const ReplayStep step = background_replay_step();
-            replaying = step != ReplayStep::Done;
-            if (step == ReplayStep::Progress) {
-                replay_period = kReplayStepMinNs;
-            } else if (replay_period < kReplayStepMaxNs) {
-                replay_period *= 2;
-            }
-            now = monotonic_ns();
-            replay_next = now + replay_period;
         }
         if (!interval_ns && owner() != SignalOwner::Ours) return nullptr; // nothing left to do
     }
@@ -178,12 +156,13 @@ void sampler_start() {
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
     // The stack is memtrace's own memory (reserve_pages), which the leak scan never reads as a
-    // root: the background replay leaves heap addresses on it. glibc never frees or reuses a
-    // stack it was given, so no app thread can inherit it. The lowest page is a guard.
+    // root: what the sampler leaves on it (malloc_info walks the arenas) is not the app's. glibc
+    // never frees or reuses a stack it was given, so no app thread can inherit it. The lowest page
+    // is a guard.
     uint8_t* stack = static_cast<uint8_t*>(reserve_pages(kStackSize));
-    g_own_stack = stack && mprotect(stack, kGuardSize, PROT_NONE) == 0 &&
-                  pthread_attr_setstack(&attributes, stack, kStackSize) == 0;
-    if (!g_own_stack) pthread_attr_setstacksize(&attributes, kStackSize);
+    const bool own_stack = stack && mprotect(stack, kGuardSize, PROT_NONE) == 0 &&
+                           pthread_attr_setstack(&attributes, stack, kStackSize) == 0;
+    if (!own_stack) pthread_attr_setstacksize(&attributes, kStackSize);
     // The thread blocks every signal, so no signal meant for the app runs on it.
     sigset_t all, previous;
     sigfillset(&all);
@@ -192,7 +171,6 @@ void sampler_start() {
     int rc = pthread_create(&thread, &attributes, sampler_main, nullptr);
     if (rc == EINVAL) {
         // The stack is too small for the app's static TLS: let glibc size it.
-        g_own_stack = false;
         pthread_attr_destroy(&attributes);
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);

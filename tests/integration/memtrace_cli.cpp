@@ -11,8 +11,7 @@ void apply_traced_environment(ProcessSpec& spec) {
          {"LD_PRELOAD", "MEMTRACE_OUTPUT", "MEMTRACE_DEPTH", "MEMTRACE_REPORT_PATHS",
           "MEMTRACE_INTERVAL", "MEMTRACE_SNAPSHOT_SIGNAL"})
         spec.env_removed.emplace_back(name);
-    for (const char* name : {"MEMTRACE_LEAK_SCAN", "MEMTRACE_LEAK_SCAN_MAX_DUMP"})
-        spec.env_removed.emplace_back(name);
+    spec.env_removed.emplace_back("MEMTRACE_LEAK_SCAN");
     spec.env_overrides["GLIBC_TUNABLES"] = "glibc.pthread.stack_cache_size=0";
 }
 

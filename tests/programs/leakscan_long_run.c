@@ -1,8 +1,6 @@
 // Runs for about half a second while two threads pass blocks between them (one allocates, the
-// other frees, so frees cross threads and addresses are reused), so that the sampler thread
-// replays the dump ahead of the exit scan several times (background_replay.h) and the scan
-// at exit only reads the rest. Blocks leaked before, during and after that must be classified
-// exactly as when the exit scan replays everything itself (MEMTRACE_INTERVAL=0).
+// other frees, so frees cross threads and addresses are reused), with blocks leaked before,
+// during and after that: the live-block map must end with exactly the blocks still live.
 // Expected leak scan: "early" (700 bytes), "struct" (16) and "late" (900) definite; "first"
 // (100) and "second" (200) indirect; "kept" (300) reachable from a global.
 #include <pthread.h>
