@@ -162,9 +162,15 @@ TEST_F(Arenas, PeriodicSnapshotsGiveSamplesOverTime) {
     for (const json& sample : samples) {
         EXPECT_GT(sample.at("time_s").get<double>(), previous_time);
         previous_time = sample.at("time_s").get<double>();
-        EXPECT_EQ(sample.at("arena_count"), 1);
+        // An interval snapshot may leave malloc_info out when its calls took over 10% of the
+        // time (design.md); the first one and the exit's always have it.
+        if (!sample.at("arena_count").is_null()) {
+            EXPECT_EQ(sample.at("arena_count"), 1);
+        }
         EXPECT_GT(sample.at("process").at("vm_rss").get<uint64_t>(), 0u);
     }
+    EXPECT_EQ(samples.front().at("arena_count"), 1);
+    EXPECT_EQ(samples.back().at("arena_count"), 1);
     // At exit: 500000 blocks of 48 bytes live.
     EXPECT_EQ(samples.back().at("live_heap_bytes").get<uint64_t>(), 500000u * 48u);
 
