@@ -6,6 +6,7 @@
 namespace memtrace::preload {
 
 constinit bool g_glibc_chunk_headers = false;
+constinit uint32_t g_header_checks_left = 0;
 
 namespace {
 
@@ -21,20 +22,32 @@ bool from_glibc(void* function) {
 
 void usable_size_init() {
     g_glibc_chunk_headers = false;
-    if (!g_real.malloc_usable_size || !from_glibc(reinterpret_cast<void*>(g_real.malloc)) ||
-        !from_glibc(reinterpret_cast<void*>(g_real.malloc_usable_size))) {
-        return;
+    const bool glibc = g_real.malloc_usable_size &&
+                       from_glibc(reinterpret_cast<void*>(g_real.malloc)) &&
+                       from_glibc(reinterpret_cast<void*>(g_real.malloc_usable_size));
+    g_header_checks_left = glibc ? kHeaderChecks : 0;
+}
+
+void note_header_check(bool agreed) {
+    // Threads may race here: a few extra checks, or one fewer, change nothing.
+    const uint32_t left = __atomic_load_n(&g_header_checks_left, __ATOMIC_RELAXED);
+    if (left == 0) return;
+    if (!agreed) {
+        __atomic_store_n(&g_header_checks_left, 0u, __ATOMIC_RELAXED); // never the header
+    } else if (left == 1) {
+        __atomic_store_n(&g_header_checks_left, 0u, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_glibc_chunk_headers, true, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(&g_header_checks_left, left - 1, __ATOMIC_RELAXED);
     }
-    // Small, medium, large and mmapped (above the default 128 KiB threshold) blocks.
-    static constexpr size_t kSizes[] = {1, 24, 25, 100, 1000, 4000, 70000, 300000, 2 << 20};
-    for (size_t size : kSizes) {
-        void* p = g_real.malloc(size);
-        if (!p) return;
-        const bool same = glibc_usable_size(p) == g_real.malloc_usable_size(p);
-        g_real.free(p);
-        if (!same) return;
-    }
-    g_glibc_chunk_headers = true;
+}
+
+size_t usable_size_checked(void* p) {
+    if (!g_real.malloc_usable_size) return 0;
+    const size_t usable = g_real.malloc_usable_size(p);
+    if (__atomic_load_n(&g_header_checks_left, __ATOMIC_RELAXED))
+        note_header_check(glibc_usable_size(p) == usable);
+    return usable;
 }
 
 } // namespace memtrace::preload

@@ -2,7 +2,9 @@
 // every free. malloc_usable_size() is a call into the allocator that also checks the *next*
 // chunk (a second cache line) to answer 0 for freed memory; for a block known to be live,
 // glibc's own chunk header says the same in one load. memtrace reads the header only when the
-// real allocator is glibc's and agrees with malloc_usable_size() on test blocks at start.
+// real allocator is glibc's and the header agreed with malloc_usable_size() on the program's
+// first kHeaderChecks blocks (checking on blocks of its own would change the allocator's state:
+// freeing an mmapped block raises glibc's mmap threshold for the rest of the run).
 #pragma once
 
 #include "real_functions.h"
@@ -13,6 +15,9 @@
 namespace memtrace::preload {
 
 extern bool g_glibc_chunk_headers;
+// Blocks still to compare before g_glibc_chunk_headers is set; 0 once decided either way.
+extern uint32_t g_header_checks_left;
+inline constexpr uint32_t kHeaderChecks = 64;
 
 // glibc (malloc/malloc.c): the size word before the block; low bits are flags, IS_MMAPPED = 2.
 // An mmapped chunk has 16 bytes of overhead, any other 8 (the next chunk's prev_size is usable).
@@ -24,13 +29,20 @@ inline size_t glibc_usable_size(const void* p) {
     return (word & 2) ? chunk - 16 : chunk - 8;
 }
 
+// Before the header is trusted: malloc_usable_size(), compared with the header while checks
+// are left.
+[[gnu::cold]] size_t usable_size_checked(void* p);
+// One comparison's outcome: a disagreement rules the header out for good.
+void note_header_check(bool agreed);
+
 // Only for a live block handed out by the real allocator.
 inline size_t usable_size(void* p) {
-    if (__builtin_expect(g_glibc_chunk_headers, 1)) return glibc_usable_size(p);
-    return g_real.malloc_usable_size ? g_real.malloc_usable_size(p) : 0;
+    if (__builtin_expect(__atomic_load_n(&g_glibc_chunk_headers, __ATOMIC_RELAXED), 1))
+        return glibc_usable_size(p);
+    return usable_size_checked(p);
 }
 
-// Decides whether glibc's headers can be read (the real functions must be resolved).
+// Decides whether glibc's headers may be checked at all (the real functions must be resolved).
 void usable_size_init();
 
 } // namespace memtrace::preload

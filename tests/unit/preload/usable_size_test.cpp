@@ -35,13 +35,34 @@ TEST(UsableSize, GlibcChunkHeaderAgreesWithMallocUsableSize) {
     free(r);
 }
 
-TEST(UsableSize, InitChoosesTheHeaderReadForGlibc) {
+TEST(UsableSize, TheHeaderIsReadOnlyAfterAgreeingOnTheProgramsOwnBlocks) {
     ASSERT_TRUE(resolve_real_functions());
     usable_size_init();
-    EXPECT_TRUE(g_glibc_chunk_headers) << "this test binary's malloc is glibc's";
+    EXPECT_FALSE(g_glibc_chunk_headers) << "nothing compared yet";
+    EXPECT_EQ(g_header_checks_left, kHeaderChecks) << "this test binary's malloc is glibc's";
+    std::vector<void*> blocks;
+    for (uint32_t i = 0; i < kHeaderChecks; ++i) {
+        blocks.push_back(malloc(10 + 100 * i));
+        EXPECT_EQ(usable_size(blocks.back()), malloc_usable_size(blocks.back()));
+        EXPECT_EQ(g_glibc_chunk_headers, i + 1 == kHeaderChecks) << i;
+    }
     void* p = malloc(777);
     EXPECT_EQ(usable_size(p), malloc_usable_size(p));
     free(p);
+    for (void* b : blocks)
+        free(b);
+}
+
+TEST(UsableSize, OneDisagreementMeansNeverTheHeader) {
+    ASSERT_TRUE(resolve_real_functions());
+    usable_size_init();
+    note_header_check(true);
+    EXPECT_EQ(g_header_checks_left, kHeaderChecks - 1);
+    note_header_check(false);
+    EXPECT_EQ(g_header_checks_left, 0u);
+    EXPECT_FALSE(g_glibc_chunk_headers);
+    note_header_check(true); // decided: nothing changes it
+    EXPECT_FALSE(g_glibc_chunk_headers);
 }
 
 } // namespace
