@@ -34,8 +34,14 @@ public:
     static constexpr uint64_t kMaxSmall = 253;
     static constexpr uint8_t kLarge = 255;
 
+    // Kept only when the scan will run (MEMTRACE_LEAK_SCAN, full tracing): set at start.
+    void enable() {
+        on_ = true;
+    }
+
     // A block the app got; recorded, so the scan will know it.
     void add(uint64_t address, uint64_t size) {
+        if (!on_) return;
         uint8_t* map = leaf_for(address);
         if (__builtin_expect(map == nullptr || (address & 15), 0)) {
             map = create_leaf(address); // or marks the map incomplete
@@ -54,6 +60,7 @@ public:
     // Removes the block at address (before it goes back to the allocator). Returns its size + 1,
     // 0 if no block was known there; add(address, result - 1) undoes it.
     uint64_t take(uint64_t address) {
+        if (!on_) return 0;
         uint8_t* map = leaf_for(address);
         if (!map) return 0;
         const size_t granule = (address & kRegionMask) >> kGranuleShift;
@@ -100,6 +107,7 @@ private:
     }
     size_t sorted_regions(uint32_t* regions) const;
 
+    bool on_ = false;
     // A leaf: kLeafBytes of map, then kLeafPages bytes saying which map pages were written.
     uint8_t* leaves_[kRegionCount] = {};
     // Regions that have a leaf, + 1 (0: a slot being filled), in creation order.

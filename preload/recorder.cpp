@@ -187,6 +187,7 @@ void initialize() {
         return;
     }
     g_sample_bytes = options().sample_bytes;
+    if (options().leak_scan && !g_sample_bytes) g_live_map.enable();
     snapshot_signal_setup(); // before the dump: its header says whether the signal is ours
     if (!start_dump(false)) {
         snapshot_signal_release();

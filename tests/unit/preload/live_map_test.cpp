@@ -23,8 +23,18 @@ Blocks blocks_of(const LiveMap& map) {
 
 class LiveMapTest : public testing::Test {
 protected:
+    void SetUp() override {
+        map->enable();
+    }
     std::unique_ptr<LiveMap> map = std::make_unique<LiveMap>();
 };
+
+TEST(LiveMap, OffUnlessEnabled) {
+    auto map = std::make_unique<LiveMap>();
+    map->add(0x5555'0000'0000, 24);
+    EXPECT_EQ(map->take(0x5555'0000'0000), 0u);
+    EXPECT_TRUE(blocks_of(*map).empty());
+}
 
 TEST_F(LiveMapTest, ListsBlocksInAddressOrderWithTheirSizes) {
     const uint64_t base = 0x5555'0000'0000;
