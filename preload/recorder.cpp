@@ -388,13 +388,13 @@ void free_commit(void* p, const PendingFree& pending) {
 
 void free_abort(void* p, const PendingFree& pending) {
     // The block is still live: it goes back into the map, or a sampled one into the set.
-    if (pending.live_entry) g_live_map.add(reinterpret_cast<uint64_t>(p), pending.live_entry - 1);
-    if (!g_sample_bytes || !pending.record ||
-        __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED))
-        return;
     ThreadState& thread = t_thread;
-    thread.busy = true;
-    if (!g_sampled.insert(reinterpret_cast<uint64_t>(p))) sampled_set_overflowed(thread);
+    thread.busy = true; // the map may take its lock for a new leaf
+    if (pending.live_entry) g_live_map.add(reinterpret_cast<uint64_t>(p), pending.live_entry - 1);
+    if (g_sample_bytes && pending.record &&
+        !__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED) &&
+        !g_sampled.insert(reinterpret_cast<uint64_t>(p)))
+        sampled_set_overflowed(thread);
     thread.busy = false;
 }
 

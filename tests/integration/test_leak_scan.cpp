@@ -100,6 +100,16 @@ TEST_F(LeakScan, PlainLeakIsDefiniteAndCycleHasOneDefiniteBlock) {
     EXPECT_EQ(reader_->leak_scan().live_blocks, 3u); // "freed" is not live
 }
 
+TEST_F(LeakScan, BlocksThroughReallocKeepTheirPlaceInTheMap) {
+    run("leakscan_realloc");
+    ASSERT_TRUE(result_.exited() && result_.exit_code() == 0) << result_.describe();
+    expect_scan({{address("grown"), f::BlockKind::Definite},
+                 {address("failed"), f::BlockKind::Definite},
+                 {address("shrunk"), f::BlockKind::Definite}},
+                3, 0);
+    EXPECT_EQ(reader_->leak_scan().live_blocks, 5u); // and "kept", "inner" reachable
+}
+
 TEST_F(LeakScan, CrashLeavesNoScan) {
     const DumpReader& reader = run("segv");
     EXPECT_TRUE(result_.signaled()) << result_.describe();
