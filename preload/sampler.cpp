@@ -111,6 +111,9 @@ timespec to_timespec(uint64_t ns) {
     return ts;
 }
 
+// How often the sampler looks at the live block count between interval snapshots.
+constexpr uint64_t kWatchLiveNs = 50000000;
+
 void* sampler_main(void*) {
     // Busy for good: whatever this thread allocates (stdio inside malloc_info) is memtrace's.
     t_thread.busy = true;
@@ -118,8 +121,9 @@ void* sampler_main(void*) {
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
     const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
     uint64_t next = monotonic_ns() + period;
+    uint64_t watch_next = monotonic_ns() + kWatchLiveNs;
     for (;;) {
-        const timespec deadline = to_timespec(next);
+        const timespec deadline = to_timespec(interval_ns && watch_next < next ? watch_next : next);
         const int rc = sem_clockwait(&g_wake, CLOCK_MONOTONIC, &deadline);
         if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Stopped))
             return nullptr;
@@ -131,6 +135,10 @@ void* sampler_main(void*) {
             take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
         }
         const uint64_t now = monotonic_ns();
+        if (interval_ns && now >= watch_next) {
+            watch_live_blocks();
+            watch_next = now + kWatchLiveNs;
+        }
         if (now >= next) {
             if (interval_ns) take_snapshot(format::SnapshotTrigger::Interval, "", 0);
             next += period;

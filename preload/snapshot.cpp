@@ -2,6 +2,7 @@
 
 #include "chunk_writer.h"
 #include "clock.h"
+#include "malloc_info_budget.h"
 #include "malloc_info_text.h"
 #include "memtrace/record_encoding.h"
 #include "proc_status.h"
@@ -33,26 +34,28 @@ bool lock_with_timeout(uint64_t timeout_ns) {
     return pthread_mutex_clocklock(&g_lock, CLOCK_MONOTONIC, &deadline) == 0;
 }
 
-// malloc_info() walks every free list of every arena, each under its arena's lock: with millions
-// of free chunks (a program freeing a big structure) one call took 0.2-0.45 s of CPU. Interval
-// snapshots leave it out while its calls so far add up to more than 1/kMallocInfoShare of the
-// time since the first one; snapshots asked for (signal, API) and the exit's always have it.
-constexpr uint64_t kMallocInfoShare = 10;
-constinit uint64_t g_malloc_info_ns = 0;     // under g_lock
-constinit uint64_t g_malloc_info_origin = 0; // when the first call started
+constinit MallocInfoBudget g_malloc_info_budget; // under g_lock
 
-bool malloc_info_due(format::SnapshotTrigger trigger, uint64_t started) {
-    if (trigger != format::SnapshotTrigger::Interval || g_malloc_info_origin == 0) return true;
-    return g_malloc_info_ns * kMallocInfoShare <= started - g_malloc_info_origin;
+// The process's live blocks: every thread's allocations minus its frees.
+uint64_t live_blocks() {
+    static format::SizeClassCounts sums[format::kSizeClassCount]; // under g_lock
+    sum_size_classes(sums);
+    uint64_t allocs = 0, frees = 0;
+    for (const format::SizeClassCounts& c : sums) {
+        allocs += c.count;
+        frees += c.free_count;
+    }
+    return allocs > frees ? allocs - frees : 0;
 }
 
 const char* timed_malloc_info(format::SnapshotTrigger trigger, uint32_t* length) {
     *length = 0;
     const uint64_t started = monotonic_ns();
-    if (!malloc_info_due(trigger, started)) return nullptr;
-    if (g_malloc_info_origin == 0) g_malloc_info_origin = started;
+    const uint64_t live = live_blocks();
+    if (trigger == format::SnapshotTrigger::Interval && !g_malloc_info_budget.due(started, live))
+        return nullptr;
     const char* xml = capture_malloc_info(length);
-    g_malloc_info_ns += monotonic_ns() - started;
+    g_malloc_info_budget.spent(started, live, monotonic_ns() - started);
     return xml;
 }
 
@@ -108,6 +111,12 @@ bool take_snapshot(format::SnapshotTrigger trigger, const char* label, uint32_t 
     }
     pthread_mutex_unlock(&g_lock);
     return written;
+}
+
+void watch_live_blocks() {
+    if (!recording() || pthread_mutex_trylock(&g_lock) != 0) return; // a snapshot is being taken
+    g_malloc_info_budget.observe(monotonic_ns(), live_blocks());
+    pthread_mutex_unlock(&g_lock);
 }
 
 bool take_exit_snapshot() {

@@ -25,6 +25,10 @@ bool take_snapshot(format::SnapshotTrigger trigger, const char* label, uint32_t 
 // False if recording stopped meanwhile (the disk filled).
 bool take_exit_snapshot();
 
+// Between interval snapshots (the sampler): keeps the live block count's peak, which tells how
+// long glibc's free lists may have grown (malloc_info_budget.h).
+void watch_live_blocks();
+
 // _exit() and exec: no snapshot is written from now on (bounded wait for one in progress).
 void close_snapshot_writes();
 // exec failed: snapshots resume.
