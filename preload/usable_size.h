@@ -29,9 +29,9 @@ inline size_t glibc_usable_size(const void* p) {
     return (word & 2) ? chunk - 16 : chunk - 8;
 }
 
-// Before the header is trusted: malloc_usable_size(), compared with the header while checks
-// are left.
-[[gnu::cold]] size_t usable_size_checked(void* p);
+// Before the header is trusted (and always, with another allocator): malloc_usable_size(),
+// compared with the header while checks are left.
+size_t usable_size_checked(void* p);
 // One comparison's outcome: a disagreement rules the header out for good.
 void note_header_check(bool agreed);
 
