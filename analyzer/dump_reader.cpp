@@ -5,6 +5,7 @@
 #include "compact_reader.h"
 #include "event_batch_queue.h"
 #include "progress.h"
+#include "raw_event_merge.h"
 
 #include <algorithm>
 #include <cstring>
@@ -153,7 +154,12 @@ void DumpReader::scan_chunks() {
 
         RecordDecoder decoder(file, span, &path_);
         bool has_events = false;
-        while (decoder.next(record)) {
+        for (;;) {
+            // Events are most of the records and only counted here: stepped over in bulk.
+            const uint64_t events = decoder.skip_events(&last_record_time_ns_);
+            event_count_ += events;
+            has_events = has_events || events != 0;
+            if (!decoder.next(record)) break;
             last_record_time_ns_ = std::max(last_record_time_ns_, record.time_ns);
             if (record.kind == f::RecordKind::Alloc || record.kind == f::RecordKind::Free) {
                 has_events = true;
@@ -410,27 +416,13 @@ void DumpReader::for_each_event_batch(
         try {
             // Chunks are started when their first event is due and released once read, so that
             // only the chunks being written at the same time are in memory together.
-            ChunkMerge merge(*file_, event_chunks_, &path_, ChunkMerge::Filter::EventsOnly);
-            Record record;
-            size_t chunk = 0;
-            uint64_t end = 0;
+            RawEventMerge merge(*file_, event_chunks_, &path_);
             batch = queue.take_empty();
-            while (batch != nullptr && merge.next(record, chunk, end)) {
-                const bool alloc = record.kind == f::RecordKind::Alloc;
-                HeapEvent& event = batch->events.emplace_back();
-                event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
-                event.function = static_cast<f::AllocFunction>(record.sub_kind);
-                event.stack_id = alloc ? record.stack_id : f::kNoStack;
-                event.thread_index = merge.spans()[chunk].thread_index;
-                event.time_ns = record.time_ns;
-                event.address = record.address;
-                event.size = alloc ? record.size : 0;
-                event.offset = record.offset;
-                if (batch->events.size() == EventBatch::kBatchEvents) {
-                    batch->progress = merge.bytes_done();
-                    queue.put_full(std::move(batch));
-                    batch = queue.take_empty();
-                }
+            while (batch != nullptr && merge.fill(batch->events, EventBatch::kBatchEvents)) {
+                batch->progress = merge.bytes_done();
+                if (batch->events.size() < EventBatch::kBatchEvents) break; // the last events
+                queue.put_full(std::move(batch));
+                batch = queue.take_empty();
             }
             if (batch != nullptr && !batch->events.empty()) queue.put_full(std::move(batch));
             queue.finish(nullptr);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "dump_error.h"
+#include "heap_event.h"
 #include "mapped_file.h"
 #include "memtrace/dump_format.h"
 #include "record_decoder.h"
@@ -91,19 +92,6 @@ struct LeakScanResult {
     uint64_t scan_ns = 0;
     // Definite and indirect blocks; a block live at time_ns and not here was reachable.
     std::unordered_map<uint64_t, format::BlockKind> unreachable;
-};
-
-// An Alloc or Free record, with its address and time resolved.
-struct HeapEvent {
-    enum class Type : uint8_t { Alloc, Free };
-    Type type = Type::Alloc;
-    format::AllocFunction function = format::AllocFunction::Malloc; // Alloc only
-    uint32_t stack_id = format::kNoStack;                           // Alloc only
-    uint32_t thread_index = 0;
-    uint64_t time_ns = 0;
-    uint64_t address = 0;
-    uint64_t size = 0;   // Alloc only
-    uint64_t offset = 0; // of the record in a raw dump; the event's index in a compacted one
 };
 
 class CompactedDump;
