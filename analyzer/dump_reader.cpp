@@ -358,32 +358,38 @@ uint64_t DumpReader::end_time_ns() const {
     return header_.end_monotonic_ns != 0 ? header_.end_monotonic_ns : last_record_time_ns_;
 }
 
-void DumpReader::check_stack(const HeapEvent& event) const {
+DumpError DumpReader::undefined_stack(const HeapEvent& event) const {
+    if (compacted_) {
+        return DumpError(fmt::format("{}: event {} uses stack id {}, which the dump never defines",
+                                     path_, event.offset, event.stack_id));
+    }
+    return DumpError(fmt::format("{}: at byte {}: alloc record uses stack id {}, which the dump "
+                                 "never defines",
+                                 path_, event.offset, event.stack_id));
+}
+
+size_t DumpReader::first_undefined_stack(std::span<const HeapEvent> events) const {
     // In a dump cut short the definition may have been lost with the end of the file; the
     // reports then show the stack as lost (the cut itself was warned about).
-    if (event.stack_id == f::kNoStack || cut_short_) return;
-    if (event.stack_id < defined_stacks_.size() && defined_stacks_[event.stack_id]) return;
-    if (stacks_.contains(event.stack_id)) return;
-    if (compacted_) {
-        throw DumpError(fmt::format("{}: event {} uses stack id {}, which the dump never defines",
-                                    path_, event.offset, event.stack_id));
+    if (cut_short_) return events.size();
+    const size_t dense = defined_stacks_.size();
+    for (size_t i = 0; i < events.size(); ++i) {
+        const HeapEvent& event = events[i];
+        if (event.type != HeapEvent::Type::Alloc || event.stack_id == f::kNoStack) continue;
+        if (event.stack_id < dense && defined_stacks_[event.stack_id]) continue;
+        if (stacks_.contains(event.stack_id)) continue;
+        return i;
     }
-    throw DumpError(fmt::format("{}: at byte {}: alloc record uses stack id {}, which the dump "
-                                "never defines",
-                                path_, event.offset, event.stack_id));
+    return events.size();
 }
 
 void DumpReader::check_and_visit(
     std::span<const HeapEvent> events,
     const std::function<void(std::span<const HeapEvent>)>& visit) const {
-    for (size_t i = 0; i < events.size(); ++i) {
-        if (events[i].type != HeapEvent::Type::Alloc) continue;
-        try {
-            check_stack(events[i]);
-        } catch (const DumpError&) {
-            if (i != 0) visit(events.first(i));
-            throw;
-        }
+    const size_t bad = first_undefined_stack(events);
+    if (bad != events.size()) {
+        if (bad != 0) visit(events.first(bad));
+        throw undefined_stack(events[bad]);
     }
     visit(events);
 }
@@ -419,6 +425,14 @@ void DumpReader::for_each_event_batch(
             RawEventMerge merge(*file_, event_chunks_, &path_);
             batch = queue.take_empty();
             while (batch != nullptr && merge.fill(batch->events, EventBatch::kBatchEvents)) {
+                // The stacks are checked here rather than by the replay's thread, which has
+                // more to do: the events before a bad one go, then the error.
+                const size_t bad = first_undefined_stack(batch->events);
+                if (bad != batch->events.size()) {
+                    const HeapEvent event = batch->events[bad];
+                    batch->events.resize(bad);
+                    throw undefined_stack(event);
+                }
                 batch->progress = merge.bytes_done();
                 if (batch->events.size() < EventBatch::kBatchEvents) break; // the last events
                 queue.put_full(std::move(batch));
@@ -434,7 +448,7 @@ void DumpReader::for_each_event_batch(
     });
     try {
         while (auto batch = queue.take_full()) {
-            check_and_visit(batch->events, visit);
+            visit(batch->events); // checked by the decoding thread
             progress.update(batch->progress);
             queue.give_back(std::move(batch));
         }

@@ -189,7 +189,10 @@ private:
     void read_header();
     void scan_chunks();
     void read_compacted();
-    void check_stack(const HeapEvent& event) const;
+    // The error for an Alloc whose stack the dump does not define.
+    DumpError undefined_stack(const HeapEvent& event) const;
+    // The index of the first Alloc whose stack the dump does not define; events.size() if none.
+    size_t first_undefined_stack(std::span<const HeapEvent> events) const;
     // Visits events after checking their stacks: the events before a bad one, then throws.
     void check_and_visit(std::span<const HeapEvent> events,
                          const std::function<void(std::span<const HeapEvent>)>& visit) const;
