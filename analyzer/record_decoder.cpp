@@ -295,7 +295,7 @@ inline bool read_varint_unbounded(const uint8_t*& cursor, uint64_t& value) {
 
 // The fields of an Alloc or Free decoded by decode_event_fast().
 struct FastEvent {
-    f::RecordKind kind;
+    bool alloc;
     uint8_t sub_kind;
     uint64_t time_delta;
     uint64_t address_delta;
@@ -305,16 +305,18 @@ struct FastEvent {
 
 // Decodes an Alloc or Free at `p`, which has kLongestEvent readable bytes; the number of bytes
 // it takes, or 0 for anything else (including a malformed event, which the general path
-// reports).
+// reports). The flags are computed from the kind byte in registers: comparing the kind and
+// sub-kind as stored in `event` made GCC read them back as one 16-bit word, a failed store
+// forwarding on every event.
 inline size_t decode_event_fast(const uint8_t* const begin, FastEvent& event) {
     const uint8_t* p = begin;
     const uint8_t kind_byte = *p++;
-    event.kind = f::kind_of(kind_byte);
+    constexpr uint8_t kFree = f::make_kind_byte(f::RecordKind::Free);
+    const bool alloc = f::kind_of(kind_byte) == f::RecordKind::Alloc &&
+                       f::sub_kind_of(kind_byte) <= static_cast<uint8_t>(f::AllocFunction::Aligned);
+    if (!alloc && kind_byte != kFree) return 0;
+    event.alloc = alloc;
     event.sub_kind = f::sub_kind_of(kind_byte);
-    const bool alloc = event.kind == f::RecordKind::Alloc &&
-                       event.sub_kind <= static_cast<uint8_t>(f::AllocFunction::Aligned);
-    const bool free = event.kind == f::RecordKind::Free && event.sub_kind == 0;
-    if (!alloc && !free) return 0;
     if (!read_varint_unbounded(p, event.time_delta) ||
         !read_varint_unbounded(p, event.address_delta))
         return 0;
@@ -333,13 +335,13 @@ bool RecordDecoder::next_event_fast(Record& record) {
     FastEvent event;
     const size_t length = decode_event_fast(file_ + position_, event);
     if (length == 0) return false;
-    record.kind = event.kind;
+    record.kind = event.alloc ? f::RecordKind::Alloc : f::RecordKind::Free;
     record.sub_kind = event.sub_kind;
     record.offset = position_;
     record.time_ns = time_ns_ + event.time_delta;
     previous_address_ += static_cast<uint64_t>(f::zigzag_decode(event.address_delta));
     record.address = previous_address_;
-    if (event.kind == f::RecordKind::Alloc) {
+    if (event.alloc) {
         record.size = event.size;
         record.stack_id = static_cast<uint32_t>(event.stack_id);
     }
@@ -381,8 +383,7 @@ size_t RecordDecoder::next_events(HeapEvent* out, size_t max, uint32_t thread_in
             const size_t length = decode_event_fast(file_ + position_, fast);
             if (length != 0) {
                 HeapEvent& event = out[count++];
-                const bool alloc = fast.kind == f::RecordKind::Alloc;
-                event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
+                event.type = fast.alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
                 event.function = static_cast<f::AllocFunction>(fast.sub_kind);
                 event.stack_id = static_cast<uint32_t>(fast.stack_id);
                 event.thread_index = thread_index;
