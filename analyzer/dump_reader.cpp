@@ -241,6 +241,7 @@ void DumpReader::collect(const Record& record, uint32_t thread_index) {
         if (record.stack_id < (1u << 22)) {
             if (record.stack_id >= defined_stacks_.size()) {
                 defined_stacks_.resize(record.stack_id + 1 + record.stack_id / 2);
+                defined_stacks_[f::kNoStack] = true; // what a free or a stackless alloc names
             }
             defined_stacks_[record.stack_id] = true;
         }
@@ -374,10 +375,13 @@ size_t DumpReader::first_undefined_stack(std::span<const HeapEvent> events) cons
     if (cut_short_) return events.size();
     const size_t dense = defined_stacks_.size();
     for (size_t i = 0; i < events.size(); ++i) {
-        const HeapEvent& event = events[i];
-        if (event.type != HeapEvent::Type::Alloc || event.stack_id == f::kNoStack) continue;
-        if (event.stack_id < dense && defined_stacks_[event.stack_id]) continue;
-        if (stacks_.contains(event.stack_id)) continue;
+        // Frees are looked up as "no stack" rather than skipped by a branch: allocs and frees
+        // alternate in no order a branch predictor could learn.
+        const uint32_t id =
+            events[i].type == HeapEvent::Type::Alloc ? events[i].stack_id : f::kNoStack;
+        if (id < dense && defined_stacks_[id]) [[likely]]
+            continue;
+        if (id == f::kNoStack || stacks_.contains(id)) continue;
         return i;
     }
     return events.size();

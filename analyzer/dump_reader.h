@@ -213,7 +213,7 @@ private:
     };
     std::vector<ModuleUnload> module_unloads_; // first pass only
     std::unordered_map<uint32_t, StackTrace> stacks_;
-    std::vector<bool> defined_stacks_; // by id, for the ids below 2^22
+    std::vector<bool> defined_stacks_; // by id, for the ids below 2^22; kNoStack set too
     std::vector<SnapshotMark> snapshots_;
     std::vector<ProcessMemorySample> memory_samples_;
     std::vector<MallocInfoSample> malloc_info_samples_;

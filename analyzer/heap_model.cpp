@@ -76,7 +76,8 @@ template <bool kSampled> inline void HeapModel::account_free(LiveBlockTable::Slo
     live_block_count_ -= weight.blocks;
 }
 
-template <bool kSampled> inline void HeapModel::apply_one(const HeapEvent& event) {
+template <bool kSampled>
+[[gnu::always_inline]] inline void HeapModel::apply_one(const HeapEvent& event) {
     if (event.type == HeapEvent::Type::Free) {
         LiveBlockTable::Slot* slot = live_.find(event.address);
         if (slot == nullptr) {
@@ -122,7 +123,7 @@ void HeapModel::apply(const HeapEvent& event) {
     apply(std::span<const HeapEvent>(&event, 1));
 }
 
-inline void HeapModel::prefetch(const HeapEvent& event) const {
+[[gnu::always_inline]] inline void HeapModel::prefetch(const HeapEvent& event) const {
     live_.prefetch(event.address);
     // A free's stack is only known once its slot is read; an alloc's is in the event.
     if (event.type == HeapEvent::Type::Alloc && event.stack_id < dense_stacks_.size())
@@ -133,10 +134,13 @@ template <bool kSampled> void HeapModel::apply_events(std::span<const HeapEvent>
     const size_t count = events.size();
     for (size_t i = 0; i < count && i < kPrefetchAhead; ++i)
         prefetch(events[i]);
-    for (size_t i = 0; i < count; ++i) {
-        if (i + kPrefetchAhead < count) prefetch(events[i + kPrefetchAhead]);
+    size_t i = 0;
+    for (; i + kPrefetchAhead < count; ++i) {
+        prefetch(events[i + kPrefetchAhead]);
         apply_one<kSampled>(events[i]);
     }
+    for (; i < count; ++i)
+        apply_one<kSampled>(events[i]);
 }
 
 void HeapModel::apply(std::span<const HeapEvent> events) {
