@@ -205,6 +205,7 @@ public:
     std::string finish_frame() const;
 
 private:
+
     EventModel model_;
     LiveBlockPages live_;
     const uint8_t* tags_ = nullptr;

@@ -41,6 +41,7 @@
 #pragma once
 
 #include "compact_columns.h"
+
 #include "flat_map.h"
 #include "record_decoder.h"
 
