@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <queue>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
@@ -127,6 +128,84 @@ void DumpReader::read_header() {
     }
 }
 
+namespace {
+
+// A chunk of the first pass: where it is, and what a helper thread found in it.
+struct ChunkWalk {
+    ChunkSpan span;
+    uint64_t chunk_end = 0; // offset + capacity
+    uint64_t events = 0;
+    uint64_t latest_time_ns = 0;
+    // The records that are not events, to decode again in file order: each one's offset and
+    // the time its delta counts from.
+    std::vector<std::pair<uint64_t, uint64_t>> metadata;
+    std::exception_ptr error; // a record that cannot be decoded, after those in `metadata`
+};
+
+// Decodes one chunk's records: counts the events, raises *latest_time_ns to the latest record
+// time, and calls on_metadata(record, decoder's time before it) for every other record, in
+// order. Cuts span.end to where the whole records end.
+template <typename OnMetadata>
+uint64_t walk_chunk(const uint8_t* file, ChunkSpan& span, const std::string* path,
+                    uint64_t* latest_time_ns, OnMetadata&& on_metadata) {
+    RecordDecoder decoder(file, span, path);
+    Record record;
+    uint64_t events = 0;
+    for (;;) {
+        // Events are most of the records and only counted here: stepped over in bulk.
+        events += decoder.skip_events(latest_time_ns);
+        const uint64_t time_before = decoder.time_ns();
+        if (!decoder.next(record)) break;
+        *latest_time_ns = std::max(*latest_time_ns, record.time_ns);
+        if (record.kind == f::RecordKind::Alloc || record.kind == f::RecordKind::Free) {
+            ++events;
+        } else {
+            on_metadata(record, time_before);
+        }
+    }
+    // A partial record at the cut is dropped here and in the second pass alike.
+    span.end = decoder.position();
+    return events;
+}
+
+// Below this many chunks the first pass runs on one thread: a second one would not pay for
+// itself.
+constexpr size_t kChunksForHelper = 16;
+
+// Read pages are given back to the kernel a few MiB at a time rather than chunk by chunk:
+// with two threads running, each release interrupts the other core to flush its TLB.
+constexpr uint64_t kReleaseBytes = 4u << 20;
+
+// Releases the pages of consecutive chunks once kReleaseBytes of them have been read.
+class BatchedRelease {
+public:
+    explicit BatchedRelease(const MappedFile& file) : file_(file) {
+    }
+    ~BatchedRelease() {
+        flush();
+    }
+    BatchedRelease(const BatchedRelease&) = delete;
+    BatchedRelease& operator=(const BatchedRelease&) = delete;
+
+    void add(uint64_t begin, uint64_t end) {
+        if (begin != end_) flush();
+        if (begin_ == end_) begin_ = begin;
+        end_ = end;
+        if (end_ - begin_ >= kReleaseBytes) flush();
+    }
+    void flush() {
+        if (begin_ != end_) file_.release(begin_, end_);
+        begin_ = end_;
+    }
+
+private:
+    const MappedFile& file_;
+    uint64_t begin_ = 0;
+    uint64_t end_ = 0;
+};
+
+} // namespace
+
 void DumpReader::scan_chunks() {
     const uint8_t* file = file_->bytes().data();
     const uint64_t file_size = file_->size();
@@ -135,50 +214,102 @@ void DumpReader::scan_chunks() {
     const uint64_t limit = std::min(data_end, file_size);
     last_record_time_ns_ = header_.start_monotonic_ns;
 
-    std::unordered_set<uint32_t> threads;
-    Record record;
-    Progress progress("reading dump", limit);
-    uint64_t offset = header_.header_size;
-    while (offset < limit) {
-        progress.update(offset);
-        if (limit - offset < kChunkHeaderSize) {
-            if (cut_short_) break; // the cut is inside this header
-            throw DumpError(fmt::format("{}: at byte {}: bad chunk header: it runs past data_end "
-                                        "({})",
-                                        path_, offset, data_end));
-        }
-        uint64_t capacity = 0;
-        ChunkSpan span = read_chunk(file, file_size, data_end, offset, path_, &capacity);
-        if (span.cut_short) cut_short_ = true;
-        const uint64_t chunk_end = offset + capacity;
-
-        RecordDecoder decoder(file, span, &path_);
-        bool has_events = false;
-        for (;;) {
-            // Events are most of the records and only counted here: stepped over in bulk.
-            const uint64_t events = decoder.skip_events(&last_record_time_ns_);
-            event_count_ += events;
-            has_events = has_events || events != 0;
-            if (!decoder.next(record)) break;
-            last_record_time_ns_ = std::max(last_record_time_ns_, record.time_ns);
-            if (record.kind == f::RecordKind::Alloc || record.kind == f::RecordKind::Free) {
-                has_events = true;
-                ++event_count_;
-            } else {
-                collect(record, span.thread_index);
+    // Where the chunks are, from their headers alone (read with pread: mapping a page per
+    // chunk only to read its header would cost a fault and a release each). A bad header ends
+    // the list; it is reported once the chunks before it have been read, as in file order.
+    std::vector<ChunkWalk> chunks;
+    std::exception_ptr header_error;
+    for (uint64_t offset = header_.header_size; offset < limit;) {
+        try {
+            if (limit - offset < kChunkHeaderSize) {
+                if (cut_short_) break; // the cut is inside this header
+                throw DumpError(fmt::format("{}: at byte {}: bad chunk header: it runs past "
+                                            "data_end ({})",
+                                            path_, offset, data_end));
             }
+            f::ChunkHeader header;
+            if (!file_->read(offset, &header, sizeof(header))) {
+                throw DumpError(
+                    fmt::format("{}: cannot read the chunk header at byte {}", path_, offset));
+            }
+            uint64_t capacity = 0;
+            ChunkWalk& chunk = chunks.emplace_back();
+            chunk.span = check_chunk(header, file_size, data_end, offset, path_, &capacity);
+            if (chunk.span.cut_short) cut_short_ = true;
+            chunk.chunk_end = offset + capacity;
+            offset = chunk.chunk_end;
+        } catch (const DumpError&) {
+            header_error = std::current_exception();
+            break;
         }
-        // A partial record at the cut is dropped here and in the second pass alike.
-        span.end = decoder.position();
-        // Threads that allocated: memtrace's own sampler thread writes snapshots, not events.
-        if (has_events) {
-            event_chunks_.push_back(span);
-            threads.insert(span.thread_index);
-        }
-        // Read once: its pages need not count in this process's memory any more.
-        file_->release(offset, chunk_end);
-        offset = chunk_end;
     }
+
+    // Decoding every record is most of the time this takes: the second half of the chunks goes
+    // to a helper thread, which keeps what it found per chunk; this thread decodes the first
+    // half, then takes the helper's results in file order.
+    const size_t split = chunks.size() >= kChunksForHelper ? chunks.size() / 2 : chunks.size();
+    std::jthread helper;
+    if (split < chunks.size()) {
+        helper = std::jthread([&, file](std::stop_token stop) {
+            BatchedRelease release(*file_);
+            for (size_t i = split; i < chunks.size() && !stop.stop_requested(); ++i) {
+                ChunkWalk& chunk = chunks[i];
+                chunk.latest_time_ns = 0;
+                try {
+                    chunk.events = walk_chunk(file, chunk.span, &path_, &chunk.latest_time_ns,
+                                              [&chunk](const Record& record, uint64_t time) {
+                                                  chunk.metadata.emplace_back(record.offset, time);
+                                              });
+                } catch (const DumpError&) {
+                    chunk.error = std::current_exception();
+                    return;
+                }
+                release.add(chunk.span.header_offset, chunk.chunk_end);
+            }
+        });
+    }
+
+    std::unordered_set<uint32_t> threads;
+    const auto account = [&](const ChunkWalk& chunk) {
+        event_count_ += chunk.events;
+        // Threads that allocated: memtrace's own sampler thread writes snapshots, not events.
+        if (chunk.events != 0) {
+            event_chunks_.push_back(chunk.span);
+            threads.insert(chunk.span.thread_index);
+        }
+    };
+    Progress progress("reading dump", limit);
+    BatchedRelease release(*file_);
+    for (size_t i = 0; i < split; ++i) {
+        ChunkWalk& chunk = chunks[i];
+        progress.update(chunk.span.header_offset);
+        chunk.events = walk_chunk(
+            file, chunk.span, &path_, &last_record_time_ns_,
+            [&](const Record& record, uint64_t) { collect(record, chunk.span.thread_index); });
+        account(chunk);
+        // Read once: its pages need not count in this process's memory any more.
+        release.add(chunk.span.header_offset, chunk.chunk_end);
+    }
+    release.flush();
+    if (helper.joinable()) helper.join();
+    Record record;
+    for (size_t i = split; i < chunks.size(); ++i) {
+        ChunkWalk& chunk = chunks[i];
+        progress.update(chunk.span.header_offset);
+        for (const auto& [offset, time_before] : chunk.metadata) {
+            ChunkSpan rest = chunk.span;
+            rest.begin = offset;
+            rest.base_time_ns = time_before;
+            RecordDecoder decoder(file, rest, &path_);
+            decoder.next(record); // decoded once already: it is whole and well-formed
+            collect(record, chunk.span.thread_index);
+        }
+        if (!chunk.metadata.empty()) file_->release(chunk.span.header_offset, chunk.chunk_end);
+        if (chunk.error) std::rethrow_exception(chunk.error);
+        last_record_time_ns_ = std::max(last_record_time_ns_, chunk.latest_time_ns);
+        account(chunk);
+    }
+    if (header_error) std::rethrow_exception(header_error);
     thread_count_ = threads.size();
     match_module_unloads();
     sort_samples_by_time();

@@ -94,6 +94,10 @@ public:
     uint64_t position() const {
         return position_;
     }
+    // The time the next record's delta counts from: the last record's, or the chunk's base.
+    uint64_t time_ns() const {
+        return time_ns_;
+    }
 
 private:
     // An Alloc or Free with kLongestEvent bytes left in the span; false (nothing consumed) for
