@@ -125,9 +125,13 @@ void HeapModel::apply(const HeapEvent& event) {
 
 [[gnu::always_inline]] inline void HeapModel::prefetch(const HeapEvent& event) const {
     live_.prefetch(event.address);
-    // A free's stack is only known once its slot is read; an alloc's is in the event.
-    if (event.type == HeapEvent::Type::Alloc && event.stack_id < dense_stacks_.size())
-        __builtin_prefetch(&dense_stacks_[event.stack_id], 1);
+    // A free's stack is only known once its slot is read; an alloc's is in the event. No
+    // branch on which it is (they come in no predictable order): a free names no stack, and
+    // prefetching the first entry for it costs nothing.
+    if (!dense_stacks_.empty()) {
+        const size_t id = std::min<size_t>(event.stack_id, dense_stacks_.size() - 1);
+        __builtin_prefetch(&dense_stacks_[id], 1);
+    }
 }
 
 template <bool kSampled> void HeapModel::apply_events(std::span<const HeapEvent> events) {
