@@ -164,17 +164,8 @@ private:
         void* p = ::mmap(nullptr, capacity * sizeof(Slot), PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) throw std::bad_alloc();
-        advise_huge_pages(p, capacity * sizeof(Slot));
         return static_cast<Slot*>(p);
     }
-
-    // Lookups land anywhere in the table: in 4 KiB pages each one past the TLB's reach is a
-    // page walk on top of the cache miss, and each first touch a fault. 2 MiB pages, where the
-    // kernel has them (transparent huge pages, "madvise" mode), spare most of both.
-    static void advise_huge_pages(void* p, size_t bytes) {
-        if (bytes >= kHugePageBytes) ::madvise(p, bytes, MADV_HUGEPAGE); // advice only
-    }
-    static constexpr size_t kHugePageBytes = 2u << 20;
 
     // Doubles the capacity in place. With one more bit of hash, an entry's home is 2h or
     // 2h + 1 for its old home h; the entries are placed again in one sweep in which each is
@@ -187,7 +178,6 @@ private:
         void* p = ::mremap(slots_, old_bytes, old_bytes * 2, MREMAP_MAYMOVE);
         if (p == MAP_FAILED) throw std::bad_alloc();
         slots_ = static_cast<Slot*>(p); // the new half reads as zeros: empty
-        advise_huge_pages(p, old_bytes * 2);
         capacity_ *= 2;
         --shift_;
         const size_t mask = capacity_ - 1;
