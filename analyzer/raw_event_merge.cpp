@@ -67,23 +67,7 @@ void RawEventMerge::finish_top() {
     const Key top = heap_.front();
     const ChunkSpan& span = spans_[top.chunk];
     bytes_done_ += span.end - span.begin;
-    // Pages are released a few MiB at a time, as one range over the chunks finished since the
-    // last release: one madvise (which interrupts the replay's core to flush its TLB) per
-    // kReleaseBytes rather than per chunk. Chunks still being read inside that range lose
-    // their mapped pages too, and fault them back from the page cache when read.
-    if (unreleased_bytes_ == 0) {
-        release_begin_ = span.header_offset;
-        release_end_ = span.end;
-    } else {
-        release_begin_ = std::min(release_begin_, span.header_offset);
-        release_end_ = std::max(release_end_, span.end);
-    }
-    unreleased_bytes_ += span.end - span.header_offset;
-    const bool last = heap_.size() == 1 && started_ == by_base_time_.size();
-    if (unreleased_bytes_ >= kReleaseBytes || last) {
-        file_.release(release_begin_, release_end_);
-        unreleased_bytes_ = 0;
-    }
+    file_.release(span.header_offset, span.end);
     free_slots_.push_back(top.slot);
     heap_.front() = heap_.back();
     heap_.pop_back();

@@ -7,8 +7,8 @@
 // their next event in a binary heap whose top is replaced in place: a run of events from the
 // same chunk costs one comparison per event, a switch of chunk one sift-down. As in ChunkMerge,
 // a chunk is started only when its base time (a lower bound of its records' times) is due, and
-// its pages are given back to the kernel once it is read (a few MiB at a time), so memory
-// follows the chunks being written at the same moment, not the dump's size.
+// its pages are given back to the kernel once it is read, so memory follows the chunks being
+// written at the same moment, not the dump's size.
 #pragma once
 
 #include "heap_event.h"
@@ -72,11 +72,6 @@ private:
     std::vector<Key> heap_; // min-heap of the started chunks that have events left
     Record scratch_;        // for the records that are not events
     uint64_t bytes_done_ = 0;
-    // Finished chunks whose pages are not released yet: the range that covers them.
-    static constexpr uint64_t kReleaseBytes = 4u << 20;
-    uint64_t release_begin_ = 0;
-    uint64_t release_end_ = 0;
-    uint64_t unreleased_bytes_ = 0;
 };
 
 } // namespace memtrace
