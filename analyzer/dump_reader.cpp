@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <queue>
 #include <spdlog/fmt/fmt.h>
@@ -218,7 +219,11 @@ void DumpReader::scan_chunks() {
     // Where the chunks are, from their headers alone (read with pread: mapping a page per
     // chunk only to read its header would cost a fault and a release each). A bad header ends
     // the list; it is reported once the chunks before it have been read, as in file order.
-    std::vector<ChunkWalk> chunks;
+    // A deque, not a vector: a vector's last reallocation would free a block of a few MiB,
+    // which makes glibc raise its mmap threshold past the size of the replay's event batches,
+    // and those then stay in the heap after the replay instead of going back to the kernel
+    // (+8 MiB of peak RSS on a 100-million-event dump).
+    std::deque<ChunkWalk> chunks;
     std::exception_ptr header_error;
     for (uint64_t offset = header_.header_size; offset < limit;) {
         try {
