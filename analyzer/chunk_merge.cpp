@@ -20,11 +20,16 @@ bool is_event(f::RecordKind kind) {
 
 ChunkSpan read_chunk(const uint8_t* file, uint64_t file_size, uint64_t data_end, uint64_t offset,
                      const std::string& path, uint64_t* capacity) {
+    f::ChunkHeader chunk;
+    std::memcpy(&chunk, file + offset, sizeof(chunk));
+    return check_chunk(chunk, file_size, data_end, offset, path, capacity);
+}
+
+ChunkSpan check_chunk(const format::ChunkHeader& chunk, uint64_t file_size, uint64_t data_end,
+                      uint64_t offset, const std::string& path, uint64_t* capacity) {
     const auto bad_chunk = [&](const std::string& what) {
         return DumpError(fmt::format("{}: at byte {}: bad chunk header: {}", path, offset, what));
     };
-    f::ChunkHeader chunk;
-    std::memcpy(&chunk, file + offset, sizeof(chunk));
     if (chunk.magic != f::kChunkMagic) {
         throw bad_chunk(
             fmt::format("magic 0x{:08x}, expected 0x{:08x}", chunk.magic, f::kChunkMagic));

@@ -27,6 +27,10 @@ ChunkSpan read_chunk(const uint8_t* file, uint64_t file_size, uint64_t data_end,
 // The chunks of a raw dump that hold at least one committed byte, in file order. The header
 // must have been checked (DumpReader does); a chunk header that contradicts the format still
 // throws DumpError rather than being trusted.
+// The same for a header the caller has read itself.
+ChunkSpan check_chunk(const format::ChunkHeader& chunk, uint64_t file_size, uint64_t data_end,
+                      uint64_t offset, const std::string& path, uint64_t* capacity);
+
 std::vector<ChunkSpan> list_chunks(const MappedFile& file, const format::FileHeader& header,
                                    const std::string& path);
 

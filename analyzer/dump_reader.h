@@ -9,6 +9,7 @@
 #pragma once
 
 #include "dump_error.h"
+#include "heap_event.h"
 #include "mapped_file.h"
 #include "memtrace/dump_format.h"
 #include "record_decoder.h"
@@ -91,19 +92,6 @@ struct LeakScanResult {
     uint64_t scan_ns = 0;
     // Definite and indirect blocks; a block live at time_ns and not here was reachable.
     std::unordered_map<uint64_t, format::BlockKind> unreachable;
-};
-
-// An Alloc or Free record, with its address and time resolved.
-struct HeapEvent {
-    enum class Type : uint8_t { Alloc, Free };
-    Type type = Type::Alloc;
-    format::AllocFunction function = format::AllocFunction::Malloc; // Alloc only
-    uint32_t stack_id = format::kNoStack;                           // Alloc only
-    uint32_t thread_index = 0;
-    uint64_t time_ns = 0;
-    uint64_t address = 0;
-    uint64_t size = 0;   // Alloc only
-    uint64_t offset = 0; // of the record in a raw dump; the event's index in a compacted one
 };
 
 class CompactedDump;
@@ -201,7 +189,10 @@ private:
     void read_header();
     void scan_chunks();
     void read_compacted();
-    void check_stack(const HeapEvent& event) const;
+    // The error for an Alloc whose stack the dump does not define.
+    DumpError undefined_stack(const HeapEvent& event) const;
+    // The index of the first Alloc whose stack the dump does not define; events.size() if none.
+    size_t first_undefined_stack(std::span<const HeapEvent> events) const;
     // Visits events after checking their stacks: the events before a bad one, then throws.
     void check_and_visit(std::span<const HeapEvent> events,
                          const std::function<void(std::span<const HeapEvent>)>& visit) const;
@@ -222,7 +213,7 @@ private:
     };
     std::vector<ModuleUnload> module_unloads_; // first pass only
     std::unordered_map<uint32_t, StackTrace> stacks_;
-    std::vector<bool> defined_stacks_; // by id, for the ids below 2^22
+    std::vector<bool> defined_stacks_; // by id, for the ids below 2^22; kNoStack set too
     std::vector<SnapshotMark> snapshots_;
     std::vector<ProcessMemorySample> memory_samples_;
     std::vector<MallocInfoSample> malloc_info_samples_;

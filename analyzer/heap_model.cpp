@@ -13,9 +13,16 @@ constexpr uint32_t kDenseStackLimit = 1u << 20;
 constexpr size_t kPrefetchAhead = 12;
 } // namespace
 
-StackStats& HeapModel::stats_of(uint32_t stack_id) {
+inline StackStats& HeapModel::stats_of(uint32_t stack_id) {
+    if (stack_id < dense_stacks_.size()) [[likely]]
+        return dense_stacks_[stack_id];
+    return grow_stats_for(stack_id);
+}
+
+StackStats& HeapModel::grow_stats_for(uint32_t stack_id) {
     if (stack_id >= kDenseStackLimit) return sparse_stacks_[stack_id];
-    if (stack_id >= dense_stacks_.size()) dense_stacks_.resize(stack_id + 1 + stack_id / 2);
+    // Capped at the limit, so that an id is in the array exactly when it is below the limit.
+    dense_stacks_.resize(std::min<size_t>(stack_id + 1 + stack_id / 2, kDenseStackLimit));
     return dense_stacks_[stack_id];
 }
 
@@ -59,9 +66,9 @@ void HeapModel::drop_blocks() {
     stacks_view_current_ = true;
 }
 
-void HeapModel::account_free(LiveBlockTable::Slot* slot) {
+template <bool kSampled> inline void HeapModel::account_free(LiveBlockTable::Slot* slot) {
     const SampleWeight weight =
-        sample_bytes_ ? sample_weight(slot->size, sample_bytes_) : SampleWeight{1, slot->size};
+        kSampled ? sample_weight(slot->size, sample_bytes_) : SampleWeight{1, slot->size};
     StackStats& stack = stats_of(slot->stack_id);
     stack.live_blocks -= weight.blocks;
     stack.live_bytes -= weight.bytes;
@@ -69,9 +76,8 @@ void HeapModel::account_free(LiveBlockTable::Slot* slot) {
     live_block_count_ -= weight.blocks;
 }
 
-void HeapModel::apply(const HeapEvent& event) {
-    live_view_current_ = false;
-    stacks_view_current_ = false;
+template <bool kSampled>
+[[gnu::always_inline]] inline void HeapModel::apply_one(const HeapEvent& event) {
     if (event.type == HeapEvent::Type::Free) {
         LiveBlockTable::Slot* slot = live_.find(event.address);
         if (slot == nullptr) {
@@ -79,7 +85,7 @@ void HeapModel::apply(const HeapEvent& event) {
             return;
         }
         ++totals_.frees;
-        account_free(slot);
+        account_free<kSampled>(slot);
         live_.erase(slot);
         return;
     }
@@ -90,13 +96,13 @@ void HeapModel::apply(const HeapEvent& event) {
     LiveBlockTable::Slot& slot = live_.find_or_insert(event.address, inserted);
     if (!inserted) {
         ++totals_.replaced_blocks;
-        account_free(&slot);
+        account_free<kSampled>(&slot);
     }
     slot.size = event.size;
     slot.time_ns = event.time_ns;
     slot.stack_id = event.stack_id;
     const SampleWeight weight =
-        sample_bytes_ ? sample_weight(event.size, sample_bytes_) : SampleWeight{1, event.size};
+        kSampled ? sample_weight(event.size, sample_bytes_) : SampleWeight{1, event.size};
     totals_.allocations += weight.blocks;
     totals_.bytes_allocated += weight.bytes;
     live_bytes_ += weight.bytes;
@@ -113,20 +119,43 @@ void HeapModel::apply(const HeapEvent& event) {
     }
 }
 
-void HeapModel::prefetch(const HeapEvent& event) const {
-    live_.prefetch(event.address);
-    // A free's stack is only known once its slot is read; an alloc's is in the event.
-    if (event.type == HeapEvent::Type::Alloc && event.stack_id < dense_stacks_.size())
-        __builtin_prefetch(&dense_stacks_[event.stack_id], 1);
+void HeapModel::apply(const HeapEvent& event) {
+    apply(std::span<const HeapEvent>(&event, 1));
 }
 
-void HeapModel::apply(std::span<const HeapEvent> events) {
+[[gnu::always_inline]] inline void HeapModel::prefetch(const HeapEvent& event) const {
+    live_.prefetch(event.address);
+    // A free's stack is only known once its slot is read; an alloc's is in the event. No
+    // branch on which it is (they come in no predictable order): a free names no stack, and
+    // prefetching the first entry for it costs nothing.
+    if (!dense_stacks_.empty()) {
+        const size_t id = std::min<size_t>(event.stack_id, dense_stacks_.size() - 1);
+        __builtin_prefetch(&dense_stacks_[id], 1);
+    }
+}
+
+template <bool kSampled> void HeapModel::apply_events(std::span<const HeapEvent> events) {
     const size_t count = events.size();
     for (size_t i = 0; i < count && i < kPrefetchAhead; ++i)
         prefetch(events[i]);
-    for (size_t i = 0; i < count; ++i) {
-        if (i + kPrefetchAhead < count) prefetch(events[i + kPrefetchAhead]);
-        apply(events[i]);
+    size_t i = 0;
+    for (; i + kPrefetchAhead < count; ++i) {
+        prefetch(events[i + kPrefetchAhead]);
+        apply_one<kSampled>(events[i]);
+    }
+    for (; i < count; ++i)
+        apply_one<kSampled>(events[i]);
+}
+
+void HeapModel::apply(std::span<const HeapEvent> events) {
+    if (events.empty()) return;
+    live_view_current_ = false;
+    stacks_view_current_ = false;
+    // The common case, every allocation recorded, compiled without the sampling weights.
+    if (sample_bytes_ != 0) {
+        apply_events<true>(events);
+    } else {
+        apply_events<false>(events);
     }
 }
 

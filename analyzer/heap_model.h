@@ -107,9 +107,11 @@ public:
     }
 
 private:
-    void account_alloc(const HeapEvent& event);
-    void account_free(LiveBlockTable::Slot* slot);
+    template <bool kSampled> void apply_events(std::span<const HeapEvent> events);
+    template <bool kSampled> void apply_one(const HeapEvent& event);
+    template <bool kSampled> void account_free(LiveBlockTable::Slot* slot);
     StackStats& stats_of(uint32_t stack_id);
+    StackStats& grow_stats_for(uint32_t stack_id); // the slow path of stats_of
     void prefetch(const HeapEvent& event) const;
     LiveBlock to_live_block(const LiveBlockTable::Slot& slot) const;
 

@@ -28,9 +28,15 @@ public:
     // later. Lets a reader stream through a file larger than it should hold in memory.
     void release(uint64_t begin, uint64_t end) const;
 
+    // Copies `length` bytes at `offset` into `out` with pread, without mapping their pages into
+    // this process (a reader that only looks at a few bytes of each page); false if the file
+    // has fewer bytes there.
+    bool read(uint64_t offset, void* out, size_t length) const;
+
 private:
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;
+    int fd_ = -1;
 };
 
 } // namespace memtrace

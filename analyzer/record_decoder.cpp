@@ -3,6 +3,7 @@
 #include "dump_error.h"
 #include "memtrace/varint.h"
 
+#include <algorithm>
 #include <initializer_list>
 #include <spdlog/fmt/fmt.h>
 
@@ -292,41 +293,124 @@ inline bool read_varint_unbounded(const uint8_t*& cursor, uint64_t& value) {
     return false;
 }
 
+// The fields of an Alloc or Free decoded by decode_event_fast().
+struct FastEvent {
+    bool alloc;
+    uint8_t sub_kind;
+    uint64_t time_delta;
+    uint64_t address_delta;
+    uint64_t size;
+    uint64_t stack_id;
+};
+
+// Decodes an Alloc or Free at `p`, which has kLongestEvent readable bytes; the number of bytes
+// it takes, or 0 for anything else (including a malformed event, which the general path
+// reports). The flags are computed from the kind byte in registers: comparing the kind and
+// sub-kind as stored in `event` made GCC read them back as one 16-bit word, a failed store
+// forwarding on every event.
+inline size_t decode_event_fast(const uint8_t* const begin, FastEvent& event) {
+    const uint8_t* p = begin;
+    const uint8_t kind_byte = *p++;
+    constexpr uint8_t kFree = f::make_kind_byte(f::RecordKind::Free);
+    const bool alloc = f::kind_of(kind_byte) == f::RecordKind::Alloc &&
+                       f::sub_kind_of(kind_byte) <= static_cast<uint8_t>(f::AllocFunction::Aligned);
+    if (!alloc && kind_byte != kFree) return 0;
+    event.alloc = alloc;
+    event.sub_kind = f::sub_kind_of(kind_byte);
+    if (!read_varint_unbounded(p, event.time_delta) ||
+        !read_varint_unbounded(p, event.address_delta))
+        return 0;
+    event.size = 0;
+    event.stack_id = f::kNoStack;
+    if (alloc && (!read_varint_unbounded(p, event.size) ||
+                  !read_varint_unbounded(p, event.stack_id) || event.stack_id > UINT32_MAX)) {
+        return 0;
+    }
+    return static_cast<size_t>(p - begin);
+}
+
 } // namespace
 
 bool RecordDecoder::next_event_fast(Record& record) {
-    const uint8_t* const begin = file_ + position_;
-    const uint8_t* p = begin;
-    const uint8_t kind_byte = *p++;
-    const f::RecordKind kind = f::kind_of(kind_byte);
-    const uint8_t sub_kind = f::sub_kind_of(kind_byte);
-    const bool alloc =
-        kind == f::RecordKind::Alloc && sub_kind <= static_cast<uint8_t>(f::AllocFunction::Aligned);
-    const bool free = kind == f::RecordKind::Free && sub_kind == 0;
-    if (!alloc && !free) return false;
-    uint64_t time_delta = 0;
-    uint64_t address_delta = 0;
-    uint64_t size = 0;
-    uint64_t stack_id = 0;
-    if (!read_varint_unbounded(p, time_delta) || !read_varint_unbounded(p, address_delta))
-        return false;
-    if (alloc && (!read_varint_unbounded(p, size) || !read_varint_unbounded(p, stack_id) ||
-                  stack_id > UINT32_MAX)) {
-        return false; // the general path says what is wrong
-    }
-    record.kind = kind;
-    record.sub_kind = sub_kind;
+    FastEvent event;
+    const size_t length = decode_event_fast(file_ + position_, event);
+    if (length == 0) return false;
+    record.kind = event.alloc ? f::RecordKind::Alloc : f::RecordKind::Free;
+    record.sub_kind = event.sub_kind;
     record.offset = position_;
-    record.time_ns = time_ns_ + time_delta;
-    previous_address_ += static_cast<uint64_t>(f::zigzag_decode(address_delta));
+    record.time_ns = time_ns_ + event.time_delta;
+    previous_address_ += static_cast<uint64_t>(f::zigzag_decode(event.address_delta));
     record.address = previous_address_;
-    if (alloc) {
-        record.size = size;
-        record.stack_id = static_cast<uint32_t>(stack_id);
+    if (event.alloc) {
+        record.size = event.size;
+        record.stack_id = static_cast<uint32_t>(event.stack_id);
     }
     time_ns_ = record.time_ns;
-    position_ += static_cast<uint64_t>(p - begin);
+    position_ += length;
     return true;
+}
+
+uint64_t RecordDecoder::skip_events(uint64_t* latest_time_ns) {
+    uint64_t count = 0;
+    uint64_t time_ns = time_ns_;
+    uint64_t latest = *latest_time_ns;
+    uint64_t position = position_;
+    uint64_t address = previous_address_;
+    while (end_ > position && end_ - position >= kLongestEvent) {
+        FastEvent fast;
+        const size_t length = decode_event_fast(file_ + position, fast);
+        if (length == 0) break;
+        time_ns += fast.time_delta;
+        latest = std::max(latest, time_ns);
+        address += static_cast<uint64_t>(f::zigzag_decode(fast.address_delta));
+        position += length;
+        ++count;
+    }
+    time_ns_ = time_ns;
+    position_ = position;
+    previous_address_ = address;
+    *latest_time_ns = latest;
+    return count;
+}
+
+size_t RecordDecoder::next_events(HeapEvent* out, size_t max, uint32_t thread_index,
+                                  Record& scratch) {
+    size_t count = 0;
+    while (count < max) {
+        // The usual case, inlined: an event far from the end of the span.
+        if (end_ > position_ && end_ - position_ >= kLongestEvent) {
+            FastEvent fast;
+            const size_t length = decode_event_fast(file_ + position_, fast);
+            if (length != 0) {
+                HeapEvent& event = out[count++];
+                event.type = fast.alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
+                event.function = static_cast<f::AllocFunction>(fast.sub_kind);
+                event.stack_id = static_cast<uint32_t>(fast.stack_id);
+                event.thread_index = thread_index;
+                time_ns_ += fast.time_delta;
+                event.time_ns = time_ns_;
+                previous_address_ += static_cast<uint64_t>(f::zigzag_decode(fast.address_delta));
+                event.address = previous_address_;
+                event.size = fast.size;
+                event.offset = position_;
+                position_ += length;
+                continue;
+            }
+        }
+        if (!next(scratch)) break;
+        const bool alloc = scratch.kind == f::RecordKind::Alloc;
+        if (!alloc && scratch.kind != f::RecordKind::Free) continue;
+        HeapEvent& event = out[count++];
+        event.type = alloc ? HeapEvent::Type::Alloc : HeapEvent::Type::Free;
+        event.function = static_cast<f::AllocFunction>(scratch.sub_kind);
+        event.stack_id = alloc ? scratch.stack_id : f::kNoStack;
+        event.thread_index = thread_index;
+        event.time_ns = scratch.time_ns;
+        event.address = scratch.address;
+        event.size = alloc ? scratch.size : 0;
+        event.offset = scratch.offset;
+    }
+    return count;
 }
 
 RecordDecoder::RecordDecoder(const uint8_t* file, const ChunkSpan& span, const std::string* path)

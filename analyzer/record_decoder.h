@@ -2,6 +2,7 @@
 // chunk has. Used twice by DumpReader: once to collect the metadata, once to stream events.
 #pragma once
 
+#include "heap_event.h"
 #include "memtrace/dump_format.h"
 #include "memtrace/record_encoding.h"
 
@@ -77,10 +78,25 @@ public:
     // is malformed or runs past the chunk's committed bytes.
     bool next(Record& record);
 
+    // Decodes up to `max` Allocs and Frees into `out`, skipping the other records (decoded into
+    // `scratch`, with the same checks as next()), and returns how many: fewer than `max` only
+    // when the span is finished. The events name `thread_index`.
+    size_t next_events(HeapEvent* out, size_t max, uint32_t thread_index, Record& scratch);
+
+    // Steps over the Allocs and Frees that come next, as next() would decode them, up to the
+    // next other record or to the last few bytes of the span (left to next()), and returns
+    // how many; *latest_time_ns is raised to the latest of their times. Faster than next() for
+    // a reader that needs only to count the events (the first pass).
+    uint64_t skip_events(uint64_t* latest_time_ns);
+
     // The offset of the next undecoded byte: after next() returned false on a cut-short span,
     // where the whole records end.
     uint64_t position() const {
         return position_;
+    }
+    // The time the next record's delta counts from: the last record's, or the chunk's base.
+    uint64_t time_ns() const {
+        return time_ns_;
     }
 
 private:

@@ -4,7 +4,9 @@
 #include "dump_reader.h"
 #include "log_capture.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
+#include <random>
 
 namespace memtrace::test {
 namespace {
@@ -217,6 +219,88 @@ TEST(DumpReader, AChunkFollowsTheOneBeforeItOfTheSameThread) {
     EXPECT_EQ(events[3].time_ns, T0 + 40);
 }
 
+TEST(DumpReader, ManyInterleavedChunksMergeByTimeThenFileOrder) {
+    // More chunks at once than the merge's heap holds in two levels, with many equal times:
+    // the order must be (time, chunk in the file, record in the chunk), as a stable sort says.
+    TempDir dir;
+    DumpBuilder dump;
+    std::mt19937_64 random(7);
+    struct Expected {
+        uint64_t time;
+        size_t chunk;
+        size_t record;
+    };
+    std::vector<Expected> expected;
+    for (uint32_t thread = 1; thread <= 12; ++thread) {
+        uint64_t time = T0 + random() % 50;
+        for (int part = 0; part < 3; ++part) {
+            const size_t chunk = dump.chunks.size();
+            ChunkBuilder& builder = dump.add_chunk(thread, time);
+            for (size_t record = 0; record < 40; ++record) {
+                time += random() % 4; // often the same time as the record before
+                builder.alloc(time, 0x1000 * (chunk * 64 + record + 1), 8, 0);
+                expected.push_back({time, chunk, record});
+            }
+        }
+    }
+    dump.write(dir / "many.mtd");
+    std::stable_sort(expected.begin(), expected.end(),
+                     [](const Expected& a, const Expected& b) { return a.time < b.time; });
+    std::stable_sort(expected.begin(), expected.end(), [](const Expected& a, const Expected& b) {
+        return a.time != b.time ? a.time < b.time : a.chunk < b.chunk;
+    });
+    const std::vector<HeapEvent> events = events_of(DumpReader((dir / "many.mtd").string()));
+    ASSERT_EQ(events.size(), expected.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+        ASSERT_EQ(events[i].offset, dump.record_offset(expected[i].chunk, expected[i].record))
+            << "event " << i;
+    }
+}
+
+TEST(DumpReader, FirstPassOverManyChunksKeepsFileOrder) {
+    // Enough chunks for the first pass to give the second half to a helper thread: what it
+    // finds must be taken in file order, as a single pass would.
+    TempDir dir;
+    DumpBuilder dump;
+    constexpr uint32_t kChunks = 40;
+    for (uint32_t i = 0; i < kChunks; ++i) {
+        const uint64_t t = T0 + 1000 * i;
+        ChunkBuilder& chunk = dump.add_chunk(i % 4, t);
+        chunk.stack(t, i + 1, {0x400000 + i})
+            .alloc(t + 1, 0x10000 + 0x100 * i, i + 1, i + 1)
+            .module_load(t + 2, i, 0, 0x7000000 + 0x1000 * i, 0x7000800 + 0x1000 * i, "",
+                         "/lib/m" + std::to_string(i) + ".so")
+            .free(t + 3, 0x10000 + 0x100 * i);
+        if (i % 2 == 1) chunk.snapshot(t + 4, f::SnapshotTrigger::Api, "s" + std::to_string(i));
+    }
+    dump.add_chunk(9, T0 + 1000 * kChunks).note(T0 + 1000 * kChunks + 7, f::NoteCode::Info, "end");
+    dump.write(dir / "many.mtd");
+
+    const DumpReader reader((dir / "many.mtd").string());
+    EXPECT_EQ(reader.event_count(), 2u * kChunks);
+    EXPECT_EQ(reader.thread_count(), 4u);
+    EXPECT_EQ(reader.stack_count(), kChunks);
+    EXPECT_EQ(reader.last_record_time_ns(), T0 + 1000 * kChunks + 7);
+    ASSERT_EQ(reader.modules().size(), kChunks);
+    ASSERT_EQ(reader.snapshots().size(), kChunks / 2);
+    for (uint32_t i = 0; i < kChunks; ++i) {
+        SCOPED_TRACE("chunk " + std::to_string(i));
+        EXPECT_EQ(reader.modules()[i].path, "/lib/m" + std::to_string(i) + ".so");
+        const StackTrace* stack = reader.find_stack(i + 1);
+        ASSERT_NE(stack, nullptr);
+        EXPECT_EQ(stack->frames, std::vector<uint64_t>{0x400000 + i});
+        EXPECT_EQ(stack->offset, dump.record_offset(i, 0));
+        EXPECT_EQ(stack->time_ns, T0 + 1000 * i);
+    }
+    EXPECT_EQ(reader.snapshots().back().label, "s" + std::to_string(kChunks - 1));
+    EXPECT_EQ(reader.snapshots().back().time_ns, T0 + 1000 * (kChunks - 1) + 4);
+    ASSERT_EQ(reader.notes().size(), 1u);
+    EXPECT_EQ(reader.notes()[0].time_ns, T0 + 1000 * kChunks + 7);
+    const std::vector<HeapEvent> events = events_of(reader);
+    ASSERT_EQ(events.size(), 2u * kChunks);
+    EXPECT_EQ(events.back().offset, dump.record_offset(kChunks - 1, 3));
+}
+
 TEST(DumpReader, EmptyDumpHasNoEvents) {
     TempDir dir;
     DumpBuilder dump;
@@ -402,6 +486,43 @@ TEST(DumpReaderErrors, ChunkOverlappingDataEnd) {
     const std::string error = read_error(dir / "overlap.mtd");
     EXPECT_NE(error.find("at byte 4096: bad chunk header"), std::string::npos) << error;
     EXPECT_NE(error.find("data_end"), std::string::npos) << error;
+}
+
+TEST(DumpReaderErrors, FirstErrorInFileOrderAcrossManyChunks) {
+    // 40 chunks: the first pass reads the second half on a helper thread. A stack defined in
+    // the first half and again in the second is named with both offsets; with a bad record in
+    // each half as well, the one earlier in the file is reported.
+    TempDir dir;
+    DumpBuilder dump;
+    for (uint32_t i = 0; i < 40; ++i) {
+        ChunkBuilder& chunk = dump.add_chunk(1, T0 + 10 * i);
+        chunk.alloc(T0 + 10 * i, 0x1000 + 0x10 * i, 8, 0);
+        if (i == 3 || i == 30) chunk.stack(T0 + 10 * i + 1, 5, {0x1});
+    }
+    dump.write(dir / "dup.mtd");
+    std::string error = read_error(dir / "dup.mtd");
+    EXPECT_NE(error.find("stack id 5 is defined twice"), std::string::npos) << error;
+    EXPECT_NE(error.find("at byte " + std::to_string(dump.record_offset(30, 1)) + ":"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error.find("first at byte " + std::to_string(dump.record_offset(3, 1))),
+              std::string::npos)
+        << error;
+
+    dump.chunks[30].raw({0x0f}); // an unknown record kind after the second definition
+    dump.write(dir / "later.mtd");
+    error = read_error(dir / "later.mtd");
+    EXPECT_NE(error.find("stack id 5 is defined twice"), std::string::npos) << error;
+
+    dump.chunks[30] = ChunkBuilder(1, T0 + 300);
+    dump.chunks[30].alloc(T0 + 300, 0x5000, 8, 0).raw({0x0f});
+    dump.chunks[5].raw({0x0e});
+    dump.write(dir / "two.mtd");
+    error = read_error(dir / "two.mtd");
+    EXPECT_NE(error.find("unknown record kind 0x0e"), std::string::npos) << error;
+    EXPECT_NE(error.find("at byte " + std::to_string(dump.record_offset(5, 1)) + ":"),
+              std::string::npos)
+        << error;
 }
 
 TEST(DumpReaderErrors, MissingFile) {
