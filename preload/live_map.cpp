@@ -10,6 +10,8 @@ namespace memtrace::preload {
 constinit LiveMap g_live_map;
 
 uint8_t* LiveMap::create_leaf(uint64_t address) {
+    // Once incomplete, the scan will not run: no more leaves (nor a system call per block).
+    if (!complete()) return nullptr;
     const uint64_t region = address >> kRegionShift;
     if (region >= kRegionCount || (address & 15)) {
         mark_incomplete();
@@ -20,17 +22,16 @@ uint8_t* LiveMap::create_leaf(uint64_t address) {
         sched_yield();
     uint8_t* leaf = __atomic_load_n(&leaves_[region], __ATOMIC_ACQUIRE);
     if (!leaf) {
+        const uint32_t slot = leaf_count_;
         // memtrace's own memory: the scan does not read the map as a root.
-        leaf = static_cast<uint8_t*>(reserve_pages(kLeafBytes + kLeafPages));
-        const uint32_t slot = leaf ? leaf_count_ : kMaxLeaves;
-        if (slot < kMaxLeaves) {
+        if (slot < kMaxLeaves) leaf = static_cast<uint8_t*>(reserve_pages(kLeafBytes + kLeafPages));
+        if (leaf) {
             __atomic_store_n(&leaves_[region], leaf, __ATOMIC_RELEASE);
             __atomic_store_n(&leaf_regions_[slot], static_cast<uint32_t>(region + 1),
                              __ATOMIC_RELEASE);
             __atomic_store_n(&leaf_count_, slot + 1, __ATOMIC_RELEASE);
         } else {
-            leaf = nullptr; // the reservation, if any, stays unused: memtrace's own memory
-            mark_incomplete();
+            mark_incomplete(); // no room in the list, or no memory
         }
     }
     __atomic_store_n(&lock_, 0, __ATOMIC_RELEASE);

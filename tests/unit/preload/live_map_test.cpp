@@ -117,6 +117,16 @@ TEST_F(LiveMapTest, AMisalignedBlockMakesTheMapIncomplete) {
     EXPECT_FALSE(map->complete());
 }
 
+TEST_F(LiveMapTest, MoreRegionsThanLeavesMakeItIncomplete) {
+    for (uint64_t region = 0; region < LiveMap::kMaxLeaves; ++region)
+        map->add(region * kRegion + 0x10, 8);
+    EXPECT_TRUE(map->complete());
+    map->add(LiveMap::kMaxLeaves * kRegion + 0x10, 8);
+    EXPECT_FALSE(map->complete());
+    map->add((LiveMap::kMaxLeaves + 1) * kRegion + 0x10, 8); // no leaf tried any more
+    EXPECT_FALSE(map->complete());
+}
+
 TEST_F(LiveMapTest, AnAddressBeyondTheMapMakesItIncomplete) {
     map->add(uint64_t{1} << LiveMap::kAddressBits, 16);
     EXPECT_FALSE(map->complete());
