@@ -222,7 +222,7 @@ void run_scan(uintptr_t stack_pointer, uint64_t started) {
     }
     Reachability reach(arena, live.blocks, live.count);
     auto* own = static_cast<MemoryRegion*>(
-        arena.allocate((kMaxOwnRegions + 2 * ScanArena::kMaxRegions) * sizeof(MemoryRegion)));
+        arena.allocate((kMaxOwnRegions + ScanArena::kMaxRegions) * sizeof(MemoryRegion)));
     ProcessMaps maps;
     if (!reach.init() || !own || !read_process_maps(arena, &maps)) {
         write_not_done(f::LeakScanStatus::Failed,
