@@ -13,7 +13,7 @@ uint8_t* LiveMap::create_leaf(uint64_t address) {
     // Once incomplete, the scan will not run: no more leaves (nor a system call per block).
     if (!complete()) return nullptr;
     const uint64_t region = address >> kRegionShift;
-    if (region >= kRegionCount || (address & 15)) {
+    if (region >= kRegionCount || (address & granule_mask())) {
         mark_incomplete();
         return nullptr;
     }
@@ -39,15 +39,15 @@ uint8_t* LiveMap::create_leaf(uint64_t address) {
 }
 
 uint8_t* LiveMap::byte_after(uint8_t* map, size_t granule, uint64_t address, size_t offset) const {
-    if (granule + offset < kLeafBytes) return map + granule + offset;
+    if (granule + offset < granules()) return map + granule + offset;
     // Past the leaf's end: the next region's leaf (a block straddling two regions).
-    const uint64_t next = address + (uint64_t{offset} << kGranuleShift);
+    const uint64_t next = address + (uint64_t{offset} << shift_);
     uint8_t* leaf = leaf_for(next);
-    return leaf ? leaf + ((next & kRegionMask) >> kGranuleShift) : nullptr;
+    return leaf ? leaf + ((next & kRegionMask) >> shift_) : nullptr;
 }
 
 void LiveMap::write_size(uint8_t* map, size_t granule, uint64_t address, uint64_t size) {
-    if (__builtin_expect(granule + 8 < kLeafBytes, 1)) {
+    if (__builtin_expect(granule + 8 < granules(), 1)) {
         memcpy(map + granule + 1, &size, sizeof(size));
         return;
     }
@@ -56,7 +56,7 @@ void LiveMap::write_size(uint8_t* map, size_t granule, uint64_t address, uint64_
     for (size_t i = 0; i < 8; ++i) {
         uint8_t* b = byte_after(map, granule, address, i + 1);
         if (!b) {
-            const uint64_t next = address + (uint64_t{i + 1} << kGranuleShift);
+            const uint64_t next = address + (uint64_t{i + 1} << shift_);
             if (!create_leaf(next)) return;
             b = byte_after(map, granule, address, i + 1);
         }
@@ -66,7 +66,7 @@ void LiveMap::write_size(uint8_t* map, size_t granule, uint64_t address, uint64_
 
 uint64_t LiveMap::take_size(uint8_t* map, size_t granule, uint64_t address) {
     uint64_t size = 0;
-    if (__builtin_expect(granule + 8 < kLeafBytes, 1)) {
+    if (__builtin_expect(granule + 8 < granules(), 1)) {
         memcpy(&size, map + granule + 1, sizeof(size));
         memset(map + granule + 1, 0, sizeof(size));
         return size;

@@ -1,14 +1,16 @@
 // The live blocks, kept by the hooks so that the leak scan at exit knows them without reading
-// the dump back: one byte per 16-byte granule of address space, set when a recorded block starts
-// there and cleared when it is freed. Replaying the dump at exit cost a program with millions of
-// blocks live at its peak up to a third of its run time (a table of every live block, a cache
-// miss per event); a byte store per event costs next to nothing (docs/design.md, "Leak scan").
+// the dump back: one byte per granule of address space (16 bytes with glibc's allocator, whose
+// blocks are 16-byte aligned; 8 with another, as jemalloc and tcmalloc hand out 8-byte aligned
+// blocks), set when a recorded block starts there and cleared when it is freed. Replaying the dump
+// at exit cost a program with millions of blocks live at its peak up to a third of its run time (a
+// table of every live block, a cache miss per event); a byte store per event costs next to nothing
+// (docs/design.md, "Leak scan").
 //
 // The byte holds the block's requested size + 1 for sizes up to kMaxSmall; a larger block has
 // kLarge and its size in the eight bytes after it: those granules lie inside the block, where no
-// other block can start while it lives. The map is two-level: a leaf of kLeafBytes covers 256
-// MiB of address space and is reserved (not committed) on the first block there, so it costs
-// 1/16 of the heap's touched pages. A leaf also has one byte per page of map, set by every add,
+// other block can start while it lives. The map is two-level: a leaf covers 256 MiB of address
+// space and is reserved (not committed) on the first block there, so it costs 1/16 (or 1/8) of
+// the heap's touched pages. A leaf also has one byte per page of map, set by every add,
 // so that the scan reads only the map pages that ever held a block.
 //
 // Blocks are added after the real allocator returned them and taken before they go back, so a
@@ -23,10 +25,11 @@ namespace memtrace::preload {
 
 class LiveMap {
 public:
-    static constexpr unsigned kGranuleShift = 4;
+    static constexpr unsigned kSmallestGranuleShift = 3;
     static constexpr unsigned kRegionShift = 28;
     static constexpr unsigned kAddressBits = 48;
-    static constexpr size_t kLeafBytes = size_t{1} << (kRegionShift - kGranuleShift);
+    // Room for the smallest granule; with 16-byte granules a leaf uses the first half.
+    static constexpr size_t kLeafBytes = size_t{1} << (kRegionShift - kSmallestGranuleShift);
     static constexpr size_t kMapPageShift = 12;
     static constexpr size_t kLeafPages = kLeafBytes >> kMapPageShift;
     static constexpr size_t kRegionCount = size_t{1} << (kAddressBits - kRegionShift);
@@ -34,8 +37,10 @@ public:
     static constexpr uint64_t kMaxSmall = 253;
     static constexpr uint8_t kLarge = 255;
 
-    // Kept only when the scan will run (MEMTRACE_LEAK_SCAN, full tracing): set at start.
-    void enable() {
+    // Kept only when the scan will run (MEMTRACE_LEAK_SCAN, full tracing): set at start, with
+    // log2 of the granule (3 or 4: the allocator's alignment).
+    void enable(unsigned granule_shift) {
+        shift_ = granule_shift;
         on_ = true;
     }
 
@@ -43,11 +48,11 @@ public:
     void add(uint64_t address, uint64_t size) {
         if (!on_) return;
         uint8_t* map = leaf_for(address);
-        if (__builtin_expect(map == nullptr || (address & 15), 0)) {
+        if (__builtin_expect(map == nullptr || (address & granule_mask()), 0)) {
             map = create_leaf(address); // or marks the map incomplete
             if (!map) return;
         }
-        const size_t granule = (address & kRegionMask) >> kGranuleShift;
+        const size_t granule = (address & kRegionMask) >> shift_;
         __atomic_store_n(&map[kLeafBytes + (granule >> kMapPageShift)], 1, __ATOMIC_RELAXED);
         if (__builtin_expect(size <= kMaxSmall, 1)) {
             __atomic_store_n(&map[granule], static_cast<uint8_t>(size + 1), __ATOMIC_RELAXED);
@@ -63,7 +68,7 @@ public:
         if (!on_) return 0;
         uint8_t* map = leaf_for(address);
         if (!map) return 0;
-        const size_t granule = (address & kRegionMask) >> kGranuleShift;
+        const size_t granule = (address & kRegionMask) >> shift_;
         const uint8_t entry = __atomic_load_n(&map[granule], __ATOMIC_RELAXED);
         if (entry == 0) return 0;
         __atomic_store_n(&map[granule], 0, __ATOMIC_RELAXED);
@@ -90,6 +95,14 @@ public:
 
 private:
     static constexpr uint64_t kRegionMask = (uint64_t{1} << kRegionShift) - 1;
+
+    uint64_t granule_mask() const {
+        return (uint64_t{1} << shift_) - 1;
+    }
+    // Granules of a leaf in use.
+    size_t granules() const {
+        return size_t{1} << (kRegionShift - shift_);
+    }
     using Word = uint64_t __attribute__((may_alias));
 
     uint8_t* leaf_for(uint64_t address) const {
@@ -108,6 +121,7 @@ private:
     size_t sorted_regions(uint32_t* regions) const;
 
     bool on_ = false;
+    unsigned shift_ = 4;
     // A leaf: kLeafBytes of map, then kLeafPages bytes saying which map pages were written.
     uint8_t* leaves_[kRegionCount] = {};
     // Regions that have a leaf, + 1 (0: a slot being filled), in creation order.
@@ -128,8 +142,8 @@ template <typename Visit> void LiveMap::for_each(uint32_t* regions, Visit&& visi
         const uint8_t* map = __atomic_load_n(&leaves_[regions[r]], __ATOMIC_ACQUIRE);
         if (!map) continue;
         const uint8_t* pages = map + kLeafBytes;
-        size_t granule = resume > base ? (resume - base) >> kGranuleShift : 0;
-        while (granule < kLeafBytes) {
+        size_t granule = resume > base ? (resume - base) >> shift_ : 0;
+        while (granule < granules()) {
             const size_t page = granule >> kMapPageShift;
             if (!__atomic_load_n(&pages[page], __ATOMIC_RELAXED)) {
                 granule = (page + 1) << kMapPageShift;
@@ -151,7 +165,7 @@ template <typename Visit> void LiveMap::for_each(uint32_t* regions, Visit&& visi
                 ++granule;
                 continue;
             }
-            const uint64_t address = base + (uint64_t{granule} << kGranuleShift);
+            const uint64_t address = base + (uint64_t{granule} << shift_);
             uint64_t size = entry - 1u;
             if (entry == kLarge) {
                 uint8_t bytes[8];
@@ -170,9 +184,9 @@ template <typename Visit> void LiveMap::for_each(uint32_t* regions, Visit&& visi
             }
             visit(address, size);
             resume = address + (size ? size : 1);
-            const uint64_t next = (resume + 15) & ~uint64_t{15};
-            if (next - base >= (uint64_t{kLeafBytes} << kGranuleShift)) break;
-            granule = (next - base) >> kGranuleShift;
+            const uint64_t next = (resume + granule_mask()) & ~granule_mask();
+            if (next - base >= (uint64_t{1} << kRegionShift)) break;
+            granule = (next - base) >> shift_;
         }
     }
 }

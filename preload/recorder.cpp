@@ -187,7 +187,8 @@ void initialize() {
         return;
     }
     g_sample_bytes = options().sample_bytes;
-    if (options().leak_scan && !g_sample_bytes) g_live_map.enable();
+    // glibc's blocks are 16-byte aligned; jemalloc's and tcmalloc's smallest are 8.
+    if (options().leak_scan && !g_sample_bytes) g_live_map.enable(g_allocator_is_glibc ? 4 : 3);
     snapshot_signal_setup(); // before the dump: its header says whether the signal is ours
     if (!start_dump(false)) {
         snapshot_signal_release();

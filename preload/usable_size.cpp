@@ -7,6 +7,7 @@ namespace memtrace::preload {
 
 constinit bool g_glibc_chunk_headers = false;
 constinit uint32_t g_header_checks_left = 0;
+constinit bool g_allocator_is_glibc = false;
 
 namespace {
 
@@ -25,6 +26,7 @@ void usable_size_init() {
     const bool glibc = g_real.malloc_usable_size &&
                        from_glibc(reinterpret_cast<void*>(g_real.malloc)) &&
                        from_glibc(reinterpret_cast<void*>(g_real.malloc_usable_size));
+    g_allocator_is_glibc = glibc;
     g_header_checks_left = glibc ? kHeaderChecks : 0;
 }
 

@@ -15,6 +15,8 @@
 namespace memtrace::preload {
 
 extern bool g_glibc_chunk_headers;
+// The real malloc is glibc's (its blocks are 16-byte aligned); set by usable_size_init.
+extern bool g_allocator_is_glibc;
 // Blocks still to compare before g_glibc_chunk_headers is set; 0 once decided either way.
 extern uint32_t g_header_checks_left;
 inline constexpr uint32_t kHeaderChecks = 64;

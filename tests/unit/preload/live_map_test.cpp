@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,10 +22,11 @@ Blocks blocks_of(const LiveMap& map) {
     return out;
 }
 
-class LiveMapTest : public testing::Test {
+// Every test runs with 16-byte granules (glibc) and with 8-byte ones (another allocator).
+class LiveMapTest : public testing::TestWithParam<unsigned> {
 protected:
     void SetUp() override {
-        map->enable();
+        map->enable(GetParam());
     }
     std::unique_ptr<LiveMap> map = std::make_unique<LiveMap>();
 };
@@ -36,7 +38,7 @@ TEST(LiveMap, OffUnlessEnabled) {
     EXPECT_TRUE(blocks_of(*map).empty());
 }
 
-TEST_F(LiveMapTest, ListsBlocksInAddressOrderWithTheirSizes) {
+TEST_P(LiveMapTest, ListsBlocksInAddressOrderWithTheirSizes) {
     const uint64_t base = 0x5555'0000'0000;
     map->add(base + 0x100, 24);
     map->add(base + 0x20, 0);
@@ -51,7 +53,7 @@ TEST_F(LiveMapTest, ListsBlocksInAddressOrderWithTheirSizes) {
                                        {base + 0x10000, 1 << 20}}));
 }
 
-TEST_F(LiveMapTest, TakeRemovesTheBlockAndReturnsItsSizePlusOne) {
+TEST_P(LiveMapTest, TakeRemovesTheBlockAndReturnsItsSizePlusOne) {
     const uint64_t base = 0x7f00'0000'0000;
     map->add(base, 100);
     map->add(base + 0x1000, 5000);
@@ -67,7 +69,7 @@ TEST_F(LiveMapTest, TakeRemovesTheBlockAndReturnsItsSizePlusOne) {
     EXPECT_EQ(blocks_of(*map), (Blocks{{base + 0x1000, 5000}}));
 }
 
-TEST_F(LiveMapTest, ALargeBlocksSizeBytesAreNotBlocks) {
+TEST_P(LiveMapTest, ALargeBlocksSizeBytesAreNotBlocks) {
     const uint64_t base = 0x6000'0000'0000;
     // Every byte of the size is nonzero, and would read as a block if the walk looked there.
     const uint64_t size = 0x0102'0304'0506'07ff & ((uint64_t{1} << 40) - 1);
@@ -78,7 +80,7 @@ TEST_F(LiveMapTest, ALargeBlocksSizeBytesAreNotBlocks) {
     EXPECT_EQ(blocks_of(*map), (Blocks{{base + 0x20, 8}}));
 }
 
-TEST_F(LiveMapTest, ABlockStraddlingTwoRegionsKeepsItsSize) {
+TEST_P(LiveMapTest, ABlockStraddlingTwoRegionsKeepsItsSize) {
     const uint64_t end = 0x3000'0000'0000 + kRegion; // the start of a region
     for (uint64_t back = 16; back <= 160; back += 16) {
         map->add(end - back, 4096);
@@ -89,7 +91,7 @@ TEST_F(LiveMapTest, ABlockStraddlingTwoRegionsKeepsItsSize) {
     EXPECT_TRUE(map->complete());
 }
 
-TEST_F(LiveMapTest, TheWalkSkipsWhatALiveBlockCovers) {
+TEST_P(LiveMapTest, TheWalkSkipsWhatALiveBlockCovers) {
     const uint64_t base = 0x4000'0000'0000;
     // A block whose free was never seen (memtrace was busy) is covered by a newer, larger one:
     // its stale byte must not show as a second block inside it.
@@ -99,7 +101,7 @@ TEST_F(LiveMapTest, TheWalkSkipsWhatALiveBlockCovers) {
     EXPECT_EQ(blocks_of(*map), (Blocks{{base, 1024}, {base + 0x400, 32}}));
 }
 
-TEST_F(LiveMapTest, RegionsAreWalkedInAddressOrderWhateverTheOrderTheyCameIn) {
+TEST_P(LiveMapTest, RegionsAreWalkedInAddressOrderWhateverTheOrderTheyCameIn) {
     map->add(9 * kRegion + 0x30, 7);
     map->add(2 * kRegion + 0x10, 3);
     map->add(5 * kRegion, 1 << 16);
@@ -110,14 +112,30 @@ TEST_F(LiveMapTest, RegionsAreWalkedInAddressOrderWhateverTheOrderTheyCameIn) {
             {0x10, 1}, {2 * kRegion + 0x10, 3}, {5 * kRegion, 1 << 16}, {9 * kRegion + 0x30, 7}}));
 }
 
-TEST_F(LiveMapTest, AMisalignedBlockMakesTheMapIncomplete) {
+TEST_P(LiveMapTest, AMisalignedBlockMakesTheMapIncomplete) {
     map->add(0x5000'0000'0000, 16);
     EXPECT_TRUE(map->complete());
-    map->add(0x5000'0000'0108, 16);
+    map->add(0x5000'0000'0108 + (GetParam() == 4 ? 0 : 4), 16);
     EXPECT_FALSE(map->complete());
 }
 
-TEST_F(LiveMapTest, MoreRegionsThanLeavesMakeItIncomplete) {
+TEST(LiveMap, EightByteGranulesTellNeighboursApart) {
+    auto map = std::make_unique<LiveMap>();
+    map->enable(3);
+    const uint64_t base = 0x7f00'1000'0000;
+    map->add(base, 8);
+    map->add(base + 8, 8);
+    map->add(base + 16, 300);
+    map->add(base + 0x200, 1);
+    EXPECT_TRUE(map->complete());
+    EXPECT_EQ(blocks_of(*map),
+              (Blocks{{base, 8}, {base + 8, 8}, {base + 16, 300}, {base + 0x200, 1}}));
+    EXPECT_EQ(map->take(base + 8), 9u);
+    EXPECT_EQ(map->take(base + 16), 301u);
+    EXPECT_EQ(blocks_of(*map), (Blocks{{base, 8}, {base + 0x200, 1}}));
+}
+
+TEST_P(LiveMapTest, MoreRegionsThanLeavesMakeItIncomplete) {
     for (uint64_t region = 0; region < LiveMap::kMaxLeaves; ++region)
         map->add(region * kRegion + 0x10, 8);
     EXPECT_TRUE(map->complete());
@@ -127,11 +145,17 @@ TEST_F(LiveMapTest, MoreRegionsThanLeavesMakeItIncomplete) {
     EXPECT_FALSE(map->complete());
 }
 
-TEST_F(LiveMapTest, AnAddressBeyondTheMapMakesItIncomplete) {
+TEST_P(LiveMapTest, AnAddressBeyondTheMapMakesItIncomplete) {
     map->add(uint64_t{1} << LiveMap::kAddressBits, 16);
     EXPECT_FALSE(map->complete());
     EXPECT_EQ(map->take(uint64_t{1} << LiveMap::kAddressBits), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Granules, LiveMapTest, testing::Values(4u, 3u),
+                         [](const testing::TestParamInfo<unsigned>& info) {
+                             return info.param == 4 ? std::string("Of16Bytes")
+                                                    : std::string("Of8Bytes");
+                         });
 
 } // namespace
 } // namespace memtrace::preload
