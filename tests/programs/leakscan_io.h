@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "program_io.h"
 
@@ -22,6 +23,21 @@ __attribute__((noinline)) static void say_address_value(const char* label, uintp
 __attribute__((noinline)) static void wipe_stack_below(void) {
     volatile char area[64 * 1024];
     for (size_t i = 0; i < sizeof area; ++i) area[i] = 0;
+}
+
+// Leaks a struct holding the only pointers to two buffers: "struct" (16 bytes), "first" (100)
+// and "second" (200); the struct is definite, the buffers indirect.
+struct pair {
+    char* first;
+    char* second;
+};
+__attribute__((noinline, unused)) static void leak_pair(void) {
+    struct pair* p = malloc(sizeof *p);
+    p->first = malloc(100);
+    p->second = malloc(200);
+    say_address("struct", p);
+    say_address("first", p->first);
+    say_address("second", p->second);
 }
 
 #endif

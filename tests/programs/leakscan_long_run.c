@@ -18,19 +18,9 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_changed = PTHREAD_COND_INITIALIZER;
 static int g_done;
 
-struct pair {
-    char* first;
-    char* second;
-};
-
 __attribute__((noinline)) static void leak_early(void) {
     say_address("early", malloc(700));
-    struct pair* p = malloc(sizeof *p);
-    p->first = malloc(100);
-    p->second = malloc(200);
-    say_address("struct", p);
-    say_address("first", p->first);
-    say_address("second", p->second);
+    leak_pair();
     g_kept = malloc(300);
     say_address("kept", g_kept);
 }

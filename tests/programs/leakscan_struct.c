@@ -5,20 +5,6 @@
 
 #include "leakscan_io.h"
 
-struct pair {
-    char* first;
-    char* second;
-};
-
-__attribute__((noinline)) static void leak_pair(void) {
-    struct pair* p = malloc(sizeof *p);
-    p->first = malloc(100);
-    p->second = malloc(200);
-    say_address("struct", p);
-    say_address("first", p->first);
-    say_address("second", p->second);
-}
-
 int main(void) {
     leak_pair();
     wipe_stack_below();
