@@ -99,6 +99,10 @@ void sum_size_classes(format::SizeClassCounts* out) {
 bool emit_size_class_totals(uint64_t now) {
     format::SizeClassCounts sums[format::kSizeClassCount];
     sum_size_classes(sums);
+    return emit_size_class_totals(now, sums);
+}
+
+bool emit_size_class_totals(uint64_t now, const format::SizeClassCounts* sums) {
     ChunkCursor& cursor = t_thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxSizeClassTotalsRecord, now);
     if (!out) return false;

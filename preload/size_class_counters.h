@@ -63,6 +63,8 @@ void sum_size_classes(format::SizeClassCounts* out);
 
 // Writes a SizeClassTotals record into the calling thread's chunk. False if recording stopped.
 bool emit_size_class_totals(uint64_t now);
+// The same, from sums the caller already has (sum_size_classes).
+bool emit_size_class_totals(uint64_t now, const format::SizeClassCounts* sums);
 
 // In a fork child: the other threads are gone and the child's dump starts from zero.
 void size_class_counters_reset_after_fork(SizeClassBlock* survivor);

@@ -36,22 +36,22 @@ bool lock_with_timeout(uint64_t timeout_ns) {
 
 constinit MallocInfoBudget g_malloc_info_budget; // under g_lock
 
+// Every thread's size-class counters, summed once per snapshot (or watch) under g_lock.
+constinit format::SizeClassCounts g_sums[format::kSizeClassCount] = {};
+
 // The process's live blocks: every thread's allocations minus its frees.
-uint64_t live_blocks() {
-    static format::SizeClassCounts sums[format::kSizeClassCount]; // under g_lock
-    sum_size_classes(sums);
+uint64_t live_blocks(const format::SizeClassCounts* sums) {
     uint64_t allocs = 0, frees = 0;
-    for (const format::SizeClassCounts& c : sums) {
-        allocs += c.count;
-        frees += c.free_count;
+    for (uint32_t i = 0; i < format::kSizeClassCount; ++i) {
+        allocs += sums[i].count;
+        frees += sums[i].free_count;
     }
     return allocs > frees ? allocs - frees : 0;
 }
 
-const char* timed_malloc_info(format::SnapshotTrigger trigger, uint32_t* length) {
+const char* timed_malloc_info(format::SnapshotTrigger trigger, uint64_t live, uint32_t* length) {
     *length = 0;
     const uint64_t started = monotonic_ns();
-    const uint64_t live = live_blocks();
     if (trigger == format::SnapshotTrigger::Interval && !g_malloc_info_budget.due(started, live))
         return nullptr;
     const char* xml = capture_malloc_info(length);
@@ -78,6 +78,7 @@ bool write_snapshot_mark(uint64_t now, format::SnapshotTrigger trigger, const ch
 // time).
 bool write_process_figures(uint64_t now, format::SnapshotTrigger trigger) {
     ChunkCursor& cursor = t_thread.cursor;
+    sum_size_classes(g_sums);
     format::ProcessMemory memory;
     if (read_process_memory(&memory)) {
         uint8_t* out = chunk_reserve(cursor, format::kMaxProcessMemoryRecord, now);
@@ -86,14 +87,14 @@ bool write_process_figures(uint64_t now, format::SnapshotTrigger trigger) {
         chunk_commit(cursor, out);
     }
     uint32_t xml_length = 0;
-    if (const char* xml = timed_malloc_info(trigger, &xml_length)) {
+    if (const char* xml = timed_malloc_info(trigger, live_blocks(g_sums), &xml_length)) {
         uint8_t* out = chunk_reserve(
             cursor, static_cast<uint32_t>(format::malloc_info_record_size(xml_length)), now);
         if (!out) return false;
         out = format::encode_malloc_info(out, chunk_time_delta(cursor, now), xml, xml_length);
         chunk_commit(cursor, out);
     }
-    return emit_size_class_totals(now);
+    return emit_size_class_totals(now, g_sums);
 }
 
 } // namespace
@@ -115,7 +116,8 @@ bool take_snapshot(format::SnapshotTrigger trigger, const char* label, uint32_t 
 
 void watch_live_blocks() {
     if (!recording() || pthread_mutex_trylock(&g_lock) != 0) return; // a snapshot is being taken
-    g_malloc_info_budget.observe(monotonic_ns(), live_blocks());
+    sum_size_classes(g_sums);
+    g_malloc_info_budget.observe(monotonic_ns(), live_blocks(g_sums));
     pthread_mutex_unlock(&g_lock);
 }
 
