@@ -78,7 +78,7 @@ void* realloc_impl(void* old, size_t size) {
 void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size) {
     if (!real_known()) return mp::bootstrap_alloc(size, alignment);
     void* p = real(alignment, size);
-    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Aligned);
+    if (p) mp::after_alloc(p, size, AllocFunction::Aligned);
     return p;
 }
 
@@ -87,14 +87,14 @@ void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size)
 MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
     if (!real_known()) return mp::bootstrap_alloc(size);
     void* p = mp::g_real.malloc(size);
-    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Malloc);
+    if (p) mp::after_alloc(p, size, AllocFunction::Malloc);
     return p;
 }
 
 MEMTRACE_EXPORT void free(void* p) __THROW {
     if (!p || mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
-    if (mp::should_record()) mp::on_free(p);
+    mp::before_free(p);
     if (mp::g_real.free) mp::g_real.free(p);
 }
 
@@ -105,7 +105,7 @@ MEMTRACE_EXPORT void* calloc(size_t count, size_t size) __THROW {
         return mp::bootstrap_alloc(total);
     }
     void* p = mp::g_real.calloc(count, size);
-    if (p && mp::should_record()) mp::on_alloc(p, count * size, AllocFunction::Calloc);
+    if (p) mp::after_alloc(p, count * size, AllocFunction::Calloc);
     return p;
 }
 
@@ -128,7 +128,7 @@ MEMTRACE_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) __
         return *out ? 0 : ENOMEM;
     }
     const int rc = mp::g_real.posix_memalign(out, alignment, size);
-    if (rc == 0 && mp::should_record()) mp::on_alloc(*out, size, AllocFunction::Aligned);
+    if (rc == 0) mp::after_alloc(*out, size, AllocFunction::Aligned);
     return rc;
 }
 
@@ -143,14 +143,14 @@ MEMTRACE_EXPORT void* memalign(size_t alignment, size_t size) __THROW {
 MEMTRACE_EXPORT void* valloc(size_t size) __THROW {
     if (!real_known()) return mp::bootstrap_alloc(size, 4096);
     void* p = mp::g_real.valloc(size);
-    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Aligned);
+    if (p) mp::after_alloc(p, size, AllocFunction::Aligned);
     return p;
 }
 
 MEMTRACE_EXPORT void* pvalloc(size_t size) __THROW {
     if (!real_known()) return mp::bootstrap_alloc(size, 4096);
     void* p = mp::g_real.pvalloc(size);
-    if (p && mp::should_record()) mp::on_alloc(p, size, AllocFunction::Aligned);
+    if (p) mp::after_alloc(p, size, AllocFunction::Aligned);
     return p;
 }
 

@@ -28,6 +28,7 @@ namespace memtrace::preload {
 
 constinit int g_state = static_cast<int>(State::Uninitialized);
 constinit uint64_t g_sample_bytes = 0;
+constinit bool g_sampling_ready = false;
 constinit SampledAddressSet g_sampled;
 // Set once the set had no room for a sampled block: from then on every free is recorded.
 constinit bool g_sampled_set_full = false;
@@ -48,6 +49,8 @@ constinit uint32_t g_event_threads = 0;
 constexpr unsigned kSampledSlotsLog2 = 18;
 
 void set_state(State state) {
+    __atomic_store_n(&g_sampling_ready, state == State::Ready && g_sample_bytes != 0,
+                     __ATOMIC_RELAXED);
     __atomic_store_n(&g_state, static_cast<int>(state), __ATOMIC_RELEASE);
 }
 
@@ -76,6 +79,7 @@ void diagnose(const char* what, const char* detail, int error) {
 }
 
 void stop_recording() {
+    __atomic_store_n(&g_sampling_ready, false, __ATOMIC_RELAXED);
     if (__atomic_exchange_n(&g_state, static_cast<int>(State::Stopped), __ATOMIC_ACQ_REL) ==
         static_cast<int>(State::Ready)) {
         const format::FileHeader* header = dump_header();
@@ -114,6 +118,7 @@ void on_process_exit(int status, void*) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Ready) &&
         dump_is_ours()) {
         BusyScope busy;
+        sampler_at_exit();
         if (!take_exit_snapshot()) stop_recording();
     }
     leak_scan_at_exit();
@@ -214,7 +219,9 @@ uint64_t now_for_free() {
 SizeClassBlock* thread_size_classes_slow() {
     BusyScope busy; // may map memory and register the thread-exit key
     SizeClassBlock* block = size_class_block_slow();
-    if (block) __atomic_add_fetch(&g_event_threads, 1, __ATOMIC_RELAXED);
+    // With a second thread glibc locks its arenas anyway: the sampler's thread costs no more.
+    if (block && __atomic_add_fetch(&g_event_threads, 1, __ATOMIC_RELAXED) == 2)
+        sampler_start_soon();
     return block;
 }
 
@@ -306,6 +313,7 @@ int64_t draw_sample_distance(ThreadState& thread) {
 
 [[gnu::noinline]] void sampled_set_overflowed(ThreadState& thread) {
     if (__atomic_exchange_n(&g_sampled_set_full, true, __ATOMIC_ACQ_REL)) return;
+    g_sampled.saturate_filter(); // every free now reaches sample_free_slow
     write_note(thread,
                "sampling: the set of sampled live blocks is full; from here on every free is "
                "recorded, so frees of blocks that were never sampled show as unknown frees");
@@ -360,8 +368,12 @@ void sample_point(void* p, size_t size, format::AllocFunction function) {
     thread.busy = false;
 }
 
-void record_sampled_free(void* p) {
+void sample_free_slow(void* p) {
     ThreadState& thread = t_thread;
+    if (thread.busy) return;
+    if (!g_sampled.remove(reinterpret_cast<uint64_t>(p)) &&
+        !__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED))
+        return;
     thread.busy = true;
     write_free(thread, p, now_for_free());
     thread.busy = false;

@@ -41,8 +41,10 @@ inline bool should_record() {
 
 // MEMTRACE_SAMPLE_BYTES in force: 0 records every allocation. Set before the state is Ready.
 extern uint64_t g_sample_bytes;
+// Sampling is on and the state is Ready: the one load that sends a hook down the sampling path.
+extern bool g_sampling_ready;
 // Sampling: the addresses of the recorded live blocks, and whether that set overflowed (from
-// then on every free is recorded).
+// then on every free is recorded; the set's filter then lets every free through).
 extern SampledAddressSet g_sampled;
 extern bool g_sampled_set_full;
 
@@ -65,7 +67,8 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // header for it cost churn 4% of its time. The common case is inline and touches only this
 // thread's counters and one filter word; the rest is out of line.
 [[gnu::noinline]] void sample_point(void* p, size_t size, format::AllocFunction function);
-[[gnu::noinline]] void record_sampled_free(void* p);
+// A free whose block may have been sampled (the filter let it through).
+[[gnu::noinline]] void sample_free_slow(void* p);
 // Sampling mode's way to the sampler thread's delayed start, which full tracing makes from
 // record_alloc: most allocations never get there.
 [[gnu::cold]] void sampler_start_from_sampling();
@@ -77,16 +80,14 @@ inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
     const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
     thread.sample_countdown = left;
     if (__builtin_expect(left <= 0, 0)) sample_point(p, size, function);
-    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
+    // The clock is read only every 16th allocation while the start is pending.
+    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0) &&
+        (++thread.start_check_tick & 15) == 0)
         sampler_start_from_sampling();
 }
 
-inline void sample_free(void* p) {
-    if (__builtin_expect(g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
-                             __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED),
-                         0)) {
-        record_sampled_free(p);
-    }
+inline bool sampling_ready() {
+    return __atomic_load_n(&g_sampling_ready, __ATOMIC_RELAXED);
 }
 
 inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
@@ -97,9 +98,23 @@ inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
     }
 }
 
+// What the allocating hooks call with the new block. Sampling checks its one flag and the
+// thread's busy bit; the rest goes through should_record() (which also starts initialization).
+inline void after_alloc(void* p, size_t size, format::AllocFunction function) {
+    if (sampling_ready()) {
+        if (!t_thread.busy) sample_alloc(p, size, function);
+    } else if (should_record()) {
+        record_alloc(p, size, function);
+    }
+}
+
 // Before the block goes back to the allocator (another thread may get the address at once).
-inline void on_free(void* p) {
-    if (__builtin_expect(g_sample_bytes == 0, 1)) {
+inline void before_free(void* p) {
+    if (sampling_ready()) {
+        // Blocks allocated while busy are never sampled: the slow path checks busy.
+        if (__builtin_expect(g_sampled.may_contain(reinterpret_cast<uint64_t>(p)), 0))
+            sample_free_slow(p);
+    } else if (should_record()) {
         // The header first: the clock's fence waits for every earlier load, and this one is
         // often a cache miss; issued before the fence it overlaps the app's own misses instead
         // of following them (C++ containers: the miss cost twice glibc's free without this).
@@ -107,8 +122,6 @@ inline void on_free(void* p) {
         // Also before the fence, for the same reason: its map byte is often a miss too.
         g_live_map.take(reinterpret_cast<uint64_t>(p));
         record_free(p, usable, now_for_free());
-    } else {
-        sample_free(p);
     }
 }
 

@@ -16,31 +16,42 @@ bool SampledAddressSet::init(unsigned slots_log2) {
 }
 
 void SampledAddressSet::clear() {
+    filter_lock_.reset(); // the fork child: the owner may be a thread that was not copied
+    saturated_ = false;
+    memset(bits_, 0, sizeof(bits_));
+    memset(counts_, 0, sizeof(counts_));
     if (!slots_) return;
     // MADV_DONTNEED on private anonymous memory gives zero pages back: empty slots.
     madvise(slots_, (slot_mask_ + 1) * sizeof(uint64_t), MADV_DONTNEED);
-    memset(filter_, 0, sizeof(filter_));
 }
 
 namespace {
 constexpr uint8_t kStuck = 255; // a saturated counter: never decremented again
 } // namespace
 
+// The bit is set before the key becomes findable and cleared only when the bucket's last key is
+// gone; the free of a key comes after its insert returned, so it always finds the bit set.
 void SampledAddressSet::filter_add(uint64_t address) {
-    uint8_t& counter = filter_[filter_index(address)];
-    uint8_t value = __atomic_load_n(&counter, __ATOMIC_RELAXED);
-    while (value != kStuck && !__atomic_compare_exchange_n(&counter, &value, value + 1, true,
-                                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-    }
+    const uint64_t bucket = filter_index(address);
+    SpinLockGuard guard(filter_lock_);
+    if (counts_[bucket] != kStuck) ++counts_[bucket];
+    __atomic_fetch_or(&bits_[bucket / 64], uint64_t{1} << (bucket % 64), __ATOMIC_RELAXED);
 }
 
 void SampledAddressSet::filter_remove(uint64_t address) {
-    uint8_t& counter = filter_[filter_index(address)];
-    uint8_t value = __atomic_load_n(&counter, __ATOMIC_RELAXED);
-    while (value != kStuck && value != 0 &&
-           !__atomic_compare_exchange_n(&counter, &value, value - 1, true, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED)) {
-    }
+    const uint64_t bucket = filter_index(address);
+    SpinLockGuard guard(filter_lock_);
+    uint8_t& count = counts_[bucket];
+    if (count == kStuck || count == 0) return;
+    if (--count == 0 && !saturated_)
+        __atomic_fetch_and(&bits_[bucket / 64], ~(uint64_t{1} << (bucket % 64)), __ATOMIC_RELAXED);
+}
+
+void SampledAddressSet::saturate_filter() {
+    SpinLockGuard guard(filter_lock_);
+    saturated_ = true;
+    for (uint64_t& word : bits_)
+        __atomic_store_n(&word, ~uint64_t{0}, __ATOMIC_RELAXED);
 }
 
 bool SampledAddressSet::insert(uint64_t address) {

@@ -42,6 +42,10 @@ constinit uint32_t g_signal_label_length = 0;
 constinit sem_t g_wake{};
 constinit bool g_running = false;
 constinit uint64_t g_start_not_before = 0;
+// When the first interval snapshot is due (0: one period after the thread starts), and since
+// when the process has run unwatched (0: the thread started with it).
+constinit uint64_t g_first_tick = 0;
+constinit uint64_t g_unwatched_since = 0;
 
 // With no interval the thread still wakes this often, to notice a handler the app installed.
 constexpr uint64_t kHousekeepingNs = 1000000000;
@@ -50,6 +54,8 @@ constexpr size_t kGuardSize = 4096;
 
 void on_snapshot_signal(int) {
     const int saved = errno;
+    // A thread not started yet starts with the next allocation and finds the semaphore posted.
+    __atomic_store_n(&g_start_not_before, uint64_t{0}, __ATOMIC_RELAXED);
     sem_post(&g_wake);
     errno = saved;
 }
@@ -120,8 +126,12 @@ void* sampler_main(void*) {
     pthread_setname_np(pthread_self(), "memtrace");
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
     const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
-    uint64_t next = monotonic_ns() + period;
-    uint64_t watch_next = monotonic_ns() + kWatchLiveNs;
+    const uint64_t started = monotonic_ns();
+    const uint64_t first_tick = __atomic_load_n(&g_first_tick, __ATOMIC_RELAXED);
+    uint64_t next = interval_ns && first_tick ? first_tick : started + period;
+    uint64_t watch_next = started + kWatchLiveNs;
+    if (const uint64_t since = __atomic_load_n(&g_unwatched_since, __ATOMIC_RELAXED))
+        watch_live_blocks_from(since);
     for (;;) {
         const timespec deadline = to_timespec(interval_ns && watch_next < next ? watch_next : next);
         const int rc = sem_clockwait(&g_wake, CLOCK_MONOTONIC, &deadline);
@@ -257,14 +267,39 @@ void snapshot_signal_note_if_taken(uint64_t now) {
     if (owner() == SignalOwner::Taken) write_taken_note(now);
 }
 
+namespace {
+
+// The thread starts with the first allocation recorded at or after `not_before`, or sooner
+// (sampler_start_soon, the snapshot signal).
+void schedule_start(uint64_t not_before, uint64_t first_tick, uint64_t unwatched_since) {
+    __atomic_store_n(&g_first_tick, first_tick, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_unwatched_since, unwatched_since, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_start_not_before, not_before, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_sampler_start_pending, true, __ATOMIC_RELEASE);
+}
+
+} // namespace
+
 void sampler_start_at_load() {
     const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
-    if (state == static_cast<int>(State::Ready)) {
-        sampler_start();
-    } else if (state == static_cast<int>(State::Initializing) && sampler_needed()) {
-        __atomic_store_n(&g_start_not_before, uint64_t{0}, __ATOMIC_RELAXED);
-        __atomic_store_n(&g_sampler_start_pending, true, __ATOMIC_RELEASE);
+    if (state == static_cast<int>(State::Initializing) && sampler_needed()) {
+        schedule_start(0, 0, 0);
+    } else if (state == static_cast<int>(State::Ready) && sampler_needed()) {
+        // Not yet: a thread of memtrace's makes glibc lock its arenas in every malloc and free
+        // of a program that has one thread (docs/design.md, "The sampler thread starts late").
+        const uint64_t now = monotonic_ns();
+        const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+        schedule_start(interval_ns ? now + interval_ns : UINT64_MAX,
+                       interval_ns ? now + interval_ns : 0, now);
     }
+}
+
+void sampler_at_exit() {
+    if (!__atomic_load_n(&g_running, __ATOMIC_ACQUIRE)) check_signal_still_ours();
+}
+
+void sampler_start_soon() {
+    __atomic_store_n(&g_start_not_before, uint64_t{0}, __ATOMIC_RELAXED);
 }
 
 void sampler_after_fork_in_child(uint64_t now) {
@@ -272,10 +307,10 @@ void sampler_after_fork_in_child(uint64_t now) {
     sem_init(&g_wake, 0, 0);
     g_running = false;
     if (!sampler_needed()) return;
-    const uint64_t delay =
-        options().interval_ms ? uint64_t{options().interval_ms} * 1000000 : kHousekeepingNs;
-    __atomic_store_n(&g_start_not_before, now + delay, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_sampler_start_pending, true, __ATOMIC_RELEASE);
+    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    // As at load, and also so that a child that execs or exits soon never gets a thread.
+    schedule_start(interval_ns ? now + interval_ns : UINT64_MAX,
+                   interval_ns ? now + interval_ns : 0, now);
 }
 
 void sampler_start_if_due(uint64_t now) {

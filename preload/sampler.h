@@ -22,15 +22,22 @@ int snapshot_signal_in_force();
 // Once a dump exists (at start, and in a fork child): writes the note if the app has the signal.
 void snapshot_signal_note_if_taken(uint64_t now);
 
-// Starts the thread if the settings need one (an interval, or the signal is ours). Called by the
-// library constructor; if initialization is still under way on another thread, the thread is
-// started by the first allocation recorded after it.
+// Schedules the thread if the settings need one (an interval, or the signal is ours). Called by
+// the library constructor. The thread is started by an allocation: the first one recorded once
+// the first interval snapshot is due, or once a second thread of the program has had an event,
+// or once the snapshot signal came (sampler_start_soon). Until then the program has no thread
+// of memtrace's: glibc skips its arena locks while a process has one thread. If initialization
+// is still under way on another thread, the first allocation recorded after it starts it.
 void sampler_start_at_load();
+// A second thread had its first event, or the snapshot signal came: start at the next chance.
+void sampler_start_soon();
 
-// fork child: the sampler did not survive the fork. A new one is started by the first
-// allocation recorded in the child at least one interval (or 1 s) after the fork, so that a
-// child that execs or exits soon after fork() never gets a thread.
+// fork child: the sampler did not survive the fork. It is scheduled as at load, from the fork.
 void sampler_after_fork_in_child(uint64_t now);
+
+// At exit, if the thread never ran: notes a snapshot signal handler the app installed meanwhile
+// (the thread would have noticed it on a tick).
+void sampler_at_exit();
 
 // Set while a delayed start is pending; record_alloc tests it (one load of a global).
 extern bool g_sampler_start_pending;

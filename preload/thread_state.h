@@ -18,7 +18,7 @@ struct ChunkCursor {
     uint8_t* limit;
     uint64_t last_time;
     uint64_t last_address; // complemented (~address); see chunk_address_delta
-    uint32_t generation; // the dump generation the chunk belongs to (a fork child starts anew)
+    uint32_t generation;   // the dump generation the chunk belongs to (a fork child starts anew)
     uint32_t thread_index;
 };
 
@@ -30,6 +30,8 @@ struct ThreadState {
     // the state of its random generator (0 until the thread's first allocation).
     int64_t sample_countdown;
     uint64_t sample_rng;
+    // Sampling: counts allocations while the sampler's start is pending (checked every 16th).
+    uint32_t start_check_tick;
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
     ChunkCursor cursor;

@@ -100,9 +100,10 @@ TEST_F(Snapshots, ApiSnapshotsAppearInOrderWithTheirLabels) {
     }
     EXPECT_EQ(marks[4].trigger, SnapshotTrigger::Exit);
     expect_figures_with_every_snapshot(reader);
-    // The main thread and the sampler, which waits for the snapshot signal.
+    // The main thread alone: with one thread in the program and no signal, the sampler that
+    // would wait for the signal is never started.
     for (const auto& sample : reader.memory_samples())
-        expect_plausible_memory(sample.memory, 2);
+        expect_plausible_memory(sample.memory, 1);
     for (const auto& sample : reader.malloc_info_samples())
         expect_malloc_info_xml(sample.xml);
 
@@ -232,6 +233,36 @@ TEST_F(Snapshots, NoIntervalNoSignalNoThread) {
     EXPECT_EQ(reader.snapshots()[0].trigger, SnapshotTrigger::Exit);
     ASSERT_EQ(reader.memory_samples().size(), 1u);
     expect_plausible_memory(reader.memory_samples()[0].memory, 1);
+}
+
+TEST_F(Snapshots, ASingleThreadedProgramGetsNoThreadBeforeItsFirstInterval) {
+    // 300 ms against the default 1 s interval: memtrace never added a thread to it.
+    ProcessResult run = trace_with("snapshot_idle", {"300"}, {});
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    DumpReader reader(dump_of("snapshot_idle").string());
+    EXPECT_EQ(reader.header().snapshot_interval_ms, 1000u);
+    ASSERT_EQ(reader.snapshots().size(), 1u);
+    ASSERT_EQ(reader.memory_samples().size(), 1u);
+    expect_plausible_memory(reader.memory_samples()[0].memory, 1);
+}
+
+TEST_F(Snapshots, TheSamplerStartsAsSoonAsASecondThreadAllocates) {
+    // arena_threads' workers are joined before exit: the second thread left is memtrace's.
+    ProcessResult run = trace_with("arena_threads", {}, {});
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    DumpReader reader(dump_of("arena_threads").string());
+    ASSERT_FALSE(reader.memory_samples().empty());
+    EXPECT_EQ(reader.memory_samples().back().memory.threads, 2u);
+}
+
+TEST_F(Snapshots, SignalStartsTheSamplerInSamplingModeToo) {
+    ProcessResult run = trace_with("snapshot_signal", {},
+                                   {{"MEMTRACE_INTERVAL", "0"}, {"MEMTRACE_SAMPLE_BYTES", "64K"}});
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    EXPECT_EQ(run.out, "alive\n");
+    DumpReader reader(dump_of("snapshot_signal").string());
+    EXPECT_EQ(labels(with_trigger(reader, SnapshotTrigger::Signal)),
+              std::vector<std::string>{"SIGUSR2"});
 }
 
 TEST_F(Snapshots, AppHandlerInstalledLaterKeepsWorking) {
