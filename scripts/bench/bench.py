@@ -3,8 +3,9 @@
 
 Run through scripts/bench/bench.sh, which builds everything this needs and passes the paths in.
 Every workload is run natively, under memtrace (LD_PRELOAD of libmemtrace.so) and under
-heaptrack, interleaved (native, memtrace, heaptrack, native, ...) so that drifting machine load
-hits the three columns alike. Times and peak RSS come from tools/runstat.c. docs/performance.md
+heaptrack (and in sampling mode), interleaved (native, sampled, memtrace, heaptrack, native, ...)
+so that drifting machine load hits the columns alike; ratios are medians of the per-repetition
+ratios. Times and peak RSS come from tools/runstat.c. docs/performance.md
 explains the workloads, the derived figures and the targets.
 """
 
@@ -110,7 +111,8 @@ class Bench:
         self.base_env["LC_ALL"] = "C"
         self.memtrace_extra_env = dict(kv.split("=", 1) for kv in args.memtrace_env)
         self.sample_bytes = None if args.no_sampled else args.sample_bytes
-        self.workload_modes = MODES + ((SAMPLED,) if self.sample_bytes else ())
+        # The sampled run right after the native one: its target is the tightest.
+        self.workload_modes = MODES[:1] + ((SAMPLED,) if self.sample_bytes else ()) + MODES[1:]
         self.preload_recorded = False
         self.kept = None  # (workload name, dump bytes) whose last-rep files are kept
 
@@ -448,8 +450,12 @@ def med(samples, attr):
     return median([getattr(s, attr) for s in samples if s.ok])
 
 
-def ratio(a, b):
-    return a / b if a is not None and b else None
+def paired_ratio(traced, native, attr):
+    """Median over the repetitions of traced / native within each: the two runs of a repetition
+    are seconds apart, so a change of machine load between repetitions cancels out; a ratio of
+    medians can pair a native run from a quiet moment with a traced one from a busy one."""
+    return median([getattr(t, attr) / getattr(n, attr) for t, n in zip(traced, native)
+                   if t.ok and n.ok and getattr(n, attr)])
 
 
 def human_bytes(n):
@@ -470,7 +476,7 @@ def summarise_workloads(workloads, samples, events):
         s = samples[w.name]
         n, m, h = (med(s[mode], "wall_s") for mode in MODES)
         nc, mc, hc = (med(s[mode], "cpu_s") for mode in MODES)
-        rm, rh = ratio(m, n), ratio(h, n)
+        rm, rh = (paired_ratio(s[mode], s["native"], "wall_s") for mode in MODES[1:])
         fraction = None
         if (w.heaptrack_comparable and rm is not None and rh is not None
                 and rh - 1 >= MIN_HEAPTRACK_OVERHEAD_FOR_FRACTION):
@@ -483,7 +489,7 @@ def summarise_workloads(workloads, samples, events):
         extra_rss_mib = (rss_m - rss_n) / 1024 if rss_m is not None and rss_n is not None else None
         rss_limit_mib = (EXTRA_RSS_ALLOWANCE_MIB + EXTRA_RSS_ALLOWANCE_FRACTION * rss_n / 1024
                          if rss_n is not None else None)
-        rmc, rhc = ratio(mc, nc), ratio(hc, nc)
+        rmc, rhc = (paired_ratio(s[mode], s["native"], "cpu_s") for mode in MODES[1:])
         fraction_cpu = None
         if (w.heaptrack_comparable and rmc is not None and rhc is not None
                 and rhc - 1 >= MIN_HEAPTRACK_OVERHEAD_FOR_FRACTION):
@@ -518,8 +524,10 @@ def summarise_workloads(workloads, samples, events):
             rss_s = med(s[SAMPLED], "maxrss_kib")
             sdump = med(s[SAMPLED], "dump_bytes")
             rows[-1].update({
-                "sampled_s": sm, "sampled_cpu_s": smc, "sampled_ratio": ratio(sm, n),
-                "sampled_cpu_ratio": ratio(smc, nc), "sampled_dump_bytes": sdump,
+                "sampled_s": sm, "sampled_cpu_s": smc,
+                "sampled_ratio": paired_ratio(s[SAMPLED], s["native"], "wall_s"),
+                "sampled_cpu_ratio": paired_ratio(s[SAMPLED], s["native"], "cpu_s"),
+                "sampled_dump_bytes": sdump,
                 "sampled_extra_rss_mib":
                     (rss_s - rss_n) / 1024 if rss_s is not None and rss_n is not None else None,
             })
@@ -707,7 +715,8 @@ def render(results, markdown):
             fmt(r["native_rss_mib"], ".1f"), fmt(r["memtrace_extra_rss_mib"], "+.1f"),
             fmt(r["extra_rss_limit_mib"], ".1f"), fmt(r["heaptrack_rss_mib"], ".1f"),
         ])
-    heading("Workloads (median wall time of each; ratios are of the medians)")
+    heading("Workloads (median wall time of each; ratios are medians of the per-repetition "
+            "ratios)")
     parts.append(render_table(w_headers, w_rows))
     notes = [f"\\* {r['title']}: {r['note']}" if markdown else f"* {r['title']}: {r['note']}"
              for r in results["workloads"] if r["note"]]
