@@ -91,11 +91,31 @@ MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
     return p;
 }
 
+namespace {
+
+// Out of line, so that the sampling path of free() needs no stack frame: only tail calls.
+[[gnu::noinline]] void free_traced(void* p) {
+    mp::before_free(p);
+    if (mp::g_real.free) mp::g_real.free(p);
+}
+
+[[gnu::noinline]] void free_maybe_sampled(void* p) {
+    mp::sample_free_slow(p);
+    mp::g_real.free(p);
+}
+
+} // namespace
+
 MEMTRACE_EXPORT void free(void* p) __THROW {
     if (!p || mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
-    mp::before_free(p);
-    if (mp::g_real.free) mp::g_real.free(p);
+    if (mp::sampling_ready()) {
+        // Ready: the real functions are known.
+        if (__builtin_expect(mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(p)), 0))
+            return free_maybe_sampled(p);
+        return mp::g_real.free(p);
+    }
+    free_traced(p);
 }
 
 MEMTRACE_EXPORT void* calloc(size_t count, size_t size) __THROW {

@@ -332,11 +332,6 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     thread.busy = false;
 }
 
-void sampler_start_from_sampling() {
-    BusyScope busy; // starting the thread allocates
-    sampler_start_if_due(event_time_ns());
-}
-
 void record_free(void* p, uint64_t usable, uint64_t time) {
     ThreadState& thread = t_thread;
     thread.busy = true;
@@ -345,8 +340,9 @@ void record_free(void* p, uint64_t usable, uint64_t time) {
     thread.busy = false;
 }
 
-void sample_point(void* p, size_t size, format::AllocFunction function) {
-    ThreadState& thread = t_thread;
+namespace {
+
+void sample_point(ThreadState& thread, void* p, size_t size, format::AllocFunction function) {
     thread.busy = true;
     if (__builtin_expect(thread.sample_rng == 0, 0)) {
         // The thread's first allocation: its first sample point was still to be drawn.
@@ -366,6 +362,30 @@ void sample_point(void* p, size_t size, format::AllocFunction function) {
     }
     write_alloc(thread, p, size, function);
     thread.busy = false;
+}
+
+} // namespace
+
+void sample_alloc_general(void* p, size_t size, format::AllocFunction function) {
+    ThreadState& thread = t_thread;
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_alloc(counters, size, usable_size(p));
+    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
+    thread.sample_countdown = left;
+    if ((left <= 0) | __atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED))
+        sample_alloc_slow(p, size, function);
+}
+
+void sample_alloc_slow(void* p, size_t size, format::AllocFunction function) {
+    ThreadState& thread = t_thread;
+    if (thread.sample_countdown <= 0) sample_point(thread, p, size, function);
+    // Full tracing makes the sampler's delayed start from record_alloc, with the event's time;
+    // here the clock is read only every 16th allocation while the start is pending.
+    if (__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED) &&
+        (++thread.start_check_tick & 15) == 0) {
+        BusyScope busy; // starting the thread allocates
+        sampler_start_if_due(event_time_ns());
+    }
 }
 
 void sample_free_slow(void* p) {

@@ -66,24 +66,27 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // a free when its block was recorded. Frees are not counted by size class: reading the block's
 // header for it cost churn 4% of its time. The common case is inline and touches only this
 // thread's counters and one filter word; the rest is out of line.
-[[gnu::noinline]] void sample_point(void* p, size_t size, format::AllocFunction function);
+// The allocation reached its thread's sample point, or the sampler's start is pending. Out of
+// line, with nothing to do after it, so that the inline part needs few registers.
+[[gnu::noinline]] void sample_alloc_slow(void* p, size_t size, format::AllocFunction function);
+// The same when the thread has no counters yet or the usable size needs a call.
+[[gnu::noinline]] void sample_alloc_general(void* p, size_t size, format::AllocFunction function);
 // A free whose block may have been sampled (the filter let it through).
 [[gnu::noinline]] void sample_free_slow(void* p);
-// Sampling mode's way to the sampler thread's delayed start, which full tracing makes from
-// record_alloc: most allocations never get there.
-[[gnu::cold]] void sampler_start_from_sampling();
 
 inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
-    if (SizeClassBlock* counters = thread_size_classes())
-        count_alloc(counters, size, usable_size(p));
+    SizeClassBlock* counters = thread.size_classes;
+    // No call on the inline path but the last: it then needs few registers saved.
+    if (__builtin_expect(!counters || !__atomic_load_n(&g_glibc_chunk_headers, __ATOMIC_RELAXED),
+                         0))
+        return sample_alloc_general(p, size, function);
+    count_alloc(counters, size, glibc_usable_size(p));
     const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
     thread.sample_countdown = left;
-    if (__builtin_expect(left <= 0, 0)) sample_point(p, size, function);
-    // The clock is read only every 16th allocation while the start is pending.
-    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0) &&
-        (++thread.start_check_tick & 15) == 0)
-        sampler_start_from_sampling();
+    if (__builtin_expect((left <= 0) | __atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED),
+                         0))
+        sample_alloc_slow(p, size, function);
 }
 
 inline bool sampling_ready() {
@@ -109,6 +112,7 @@ inline void after_alloc(void* p, size_t size, format::AllocFunction function) {
 }
 
 // Before the block goes back to the allocator (another thread may get the address at once).
+// free() tests the sampling path itself; realloc's old block goes through free_begin.
 inline void before_free(void* p) {
     if (sampling_ready()) {
         // Blocks allocated while busy are never sampled: the slow path checks busy.
