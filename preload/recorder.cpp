@@ -216,6 +216,10 @@ uint64_t now_for_free() {
     return ordered_event_time_ns();
 }
 
+bool program_has_one_thread() {
+    return __atomic_load_n(&g_event_threads, __ATOMIC_RELAXED) <= 1;
+}
+
 SizeClassBlock* thread_size_classes_slow() {
     BusyScope busy; // may map memory and register the thread-exit key
     SizeClassBlock* block = size_class_block_slow();
@@ -327,8 +331,8 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     count_alloc_event(p, size);
     g_live_map.add(reinterpret_cast<uint64_t>(p), size);
     write_alloc(thread, p, size, function);
-    if (__builtin_expect(__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED), 0))
-        sampler_start_if_due(thread.event_time);
+    if (__builtin_expect(thread.event_time >= __atomic_load_n(&g_sampler_due, __ATOMIC_RELAXED), 0))
+        sampler_due(thread.event_time);
     thread.busy = false;
 }
 
@@ -337,6 +341,9 @@ void record_free(void* p, uint64_t usable, uint64_t time) {
     thread.busy = true;
     count_free_event(usable);
     write_free(thread, p, time);
+    // Frees too, so that a program that only frees for a while still gets its snapshots.
+    if (__builtin_expect(time >= __atomic_load_n(&g_sampler_due, __ATOMIC_RELAXED), 0))
+        sampler_due(time);
     thread.busy = false;
 }
 
@@ -370,22 +377,19 @@ void sample_alloc_general(void* p, size_t size, format::AllocFunction function) 
     ThreadState& thread = t_thread;
     if (SizeClassBlock* counters = thread_size_classes())
         count_alloc(counters, size, usable_size(p));
-    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
-    thread.sample_countdown = left;
-    if ((left <= 0) | __atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED))
-        sample_alloc_slow(p, size, function);
+    count_down_to_sample_point(thread, p, size, function);
 }
 
 void sample_alloc_slow(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
-    if (thread.sample_countdown <= 0) sample_point(thread, p, size, function);
-    // Full tracing makes the sampler's delayed start from record_alloc, with the event's time;
-    // here the clock is read only every 16th allocation while the start is pending.
-    if (__atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED) &&
-        (++thread.start_check_tick & 15) == 0) {
-        BusyScope busy; // starting the thread allocates
-        sampler_start_if_due(event_time_ns());
-    }
+    sample_point(thread, p, size, function);
+    if (__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED)) sampler_work_from_sampling();
+}
+
+void sampler_work_from_sampling() {
+    if (t_thread.busy) return; // a free inside memtrace's own work
+    BusyScope busy;            // a snapshot or the thread's start allocates
+    sampler_due(event_time_ns());
 }
 
 void sample_free_slow(void* p) {

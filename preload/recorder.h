@@ -56,6 +56,9 @@ inline SizeClassBlock* thread_size_classes() {
 
 uint64_t now_for_free();
 
+// At most one thread of the program has had an event so far.
+bool program_has_one_thread();
+
 // Full tracing: count the event by size class and write its record.
 void record_alloc(void* p, size_t size, format::AllocFunction function);
 // `usable` is the block's usable size; `time` is when the caller sampled the clock, before the
@@ -66,13 +69,28 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // a free when its block was recorded. Frees are not counted by size class: reading the block's
 // header for it cost churn 4% of its time. The common case is inline and touches only this
 // thread's counters and one filter word; the rest is out of line.
-// The allocation reached its thread's sample point, or the sampler's start is pending. Out of
-// line, with nothing to do after it, so that the inline part needs few registers.
+// The allocation reached its thread's sample point. Out of line, with nothing to do after it,
+// so that the inline part needs few registers.
 [[gnu::noinline]] void sample_alloc_slow(void* p, size_t size, format::AllocFunction function);
-// The same when the thread has no counters yet or the usable size needs a call.
+// The same path when the thread has no counters yet or the usable size needs a call.
 [[gnu::noinline]] void sample_alloc_general(void* p, size_t size, format::AllocFunction function);
+// The sampler's work that may be due (sampler.h), with the clock read here; nothing if the
+// thread is busy.
+[[gnu::noinline]] void sampler_work_from_sampling();
 // A free whose block may have been sampled (the filter let it through).
 [[gnu::noinline]] void sample_free_slow(void* p);
+
+inline void count_down_to_sample_point(ThreadState& thread, void* p, size_t size,
+                                       format::AllocFunction function) {
+    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
+    thread.sample_countdown = left;
+    if (__builtin_expect(left <= 0, 0)) return sample_alloc_slow(p, size, function);
+    // Full tracing compares each event's time with the sampler's deadline; here the clock is
+    // read only every 16th allocation while the sampler has work pending.
+    if (__builtin_expect(__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED), 0) &&
+        (++thread.start_check_tick & 15) == 0)
+        sampler_work_from_sampling();
+}
 
 inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
     ThreadState& thread = t_thread;
@@ -82,11 +100,7 @@ inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
                          0))
         return sample_alloc_general(p, size, function);
     count_alloc(counters, size, glibc_usable_size(p));
-    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
-    thread.sample_countdown = left;
-    if (__builtin_expect((left <= 0) | __atomic_load_n(&g_sampler_start_pending, __ATOMIC_RELAXED),
-                         0))
-        sample_alloc_slow(p, size, function);
+    count_down_to_sample_point(thread, p, size, function);
 }
 
 inline bool sampling_ready() {

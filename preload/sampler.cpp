@@ -23,7 +23,8 @@
 
 namespace memtrace::preload {
 
-constinit bool g_sampler_start_pending = false;
+constinit bool g_sampler_pending = false;
+constinit uint64_t g_sampler_due = UINT64_MAX;
 
 namespace {
 
@@ -41,11 +42,13 @@ constinit uint32_t g_signal_label_length = 0;
 
 constinit sem_t g_wake{};
 constinit bool g_running = false;
-constinit uint64_t g_start_not_before = 0;
-// When the first interval snapshot is due (0: one period after the thread starts), and since
-// when the process has run unwatched (0: the thread started with it).
-constinit uint64_t g_first_tick = 0;
+// When the next interval snapshot is due (0: one period after the thread starts), and since
+// when the process has run unwatched (0: it has been watched from the start).
+constinit uint64_t g_next_tick = 0;
 constinit uint64_t g_unwatched_since = 0;
+// The sampler's work done from the allocation path while the program has one thread.
+constinit bool g_inline_busy = false;
+constinit uint64_t g_next_watch = 0;
 
 // With no interval the thread still wakes this often, to notice a handler the app installed.
 constexpr uint64_t kHousekeepingNs = 1000000000;
@@ -54,8 +57,8 @@ constexpr size_t kGuardSize = 4096;
 
 void on_snapshot_signal(int) {
     const int saved = errno;
-    // A thread not started yet starts with the next allocation and finds the semaphore posted.
-    __atomic_store_n(&g_start_not_before, uint64_t{0}, __ATOMIC_RELAXED);
+    // Without the thread, the next allocation recorded serves it.
+    __atomic_store_n(&g_sampler_due, uint64_t{0}, __ATOMIC_RELAXED);
     sem_post(&g_wake);
     errno = saved;
 }
@@ -127,10 +130,10 @@ void* sampler_main(void*) {
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
     const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
     const uint64_t started = monotonic_ns();
-    const uint64_t first_tick = __atomic_load_n(&g_first_tick, __ATOMIC_RELAXED);
+    const uint64_t first_tick = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
     uint64_t next = interval_ns && first_tick ? first_tick : started + period;
     uint64_t watch_next = started + kWatchLiveNs;
-    if (const uint64_t since = __atomic_load_n(&g_unwatched_since, __ATOMIC_RELAXED))
+    if (const uint64_t since = __atomic_exchange_n(&g_unwatched_since, 0, __ATOMIC_RELAXED))
         watch_live_blocks_from(since);
     for (;;) {
         const timespec deadline = to_timespec(interval_ns && watch_next < next ? watch_next : next);
@@ -269,13 +272,56 @@ void snapshot_signal_note_if_taken(uint64_t now) {
 
 namespace {
 
-// The thread starts with the first allocation recorded at or after `not_before`, or sooner
-// (sampler_start_soon, the snapshot signal).
-void schedule_start(uint64_t not_before, uint64_t first_tick, uint64_t unwatched_since) {
-    __atomic_store_n(&g_first_tick, first_tick, __ATOMIC_RELAXED);
+// The allocation path calls sampler_due() from `due` on (or sooner: sampler_start_soon, the
+// snapshot signal).
+void schedule(uint64_t due, uint64_t next_tick, uint64_t unwatched_since) {
+    __atomic_store_n(&g_next_tick, next_tick, __ATOMIC_RELAXED);
     __atomic_store_n(&g_unwatched_since, unwatched_since, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_start_not_before, not_before, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_sampler_start_pending, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_sampler_due, due, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_sampler_pending, true, __ATOMIC_RELEASE);
+}
+
+// From the process start (or the fork): nothing before the first interval.
+void schedule_from(uint64_t now) {
+    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    schedule(interval_ns ? now + interval_ns : UINT64_MAX, interval_ns ? now + interval_ns : 0,
+             now);
+}
+
+// The sampler's work on the allocating thread, which is busy: signal and interval snapshots,
+// the live count's watch, and the check of the signal's owner.
+void work_inline(uint64_t now) {
+    if (__atomic_exchange_n(&g_inline_busy, true, __ATOMIC_ACQUIRE)) return;
+    if (const uint64_t since = __atomic_exchange_n(&g_unwatched_since, 0, __ATOMIC_RELAXED))
+        watch_live_blocks_from(since);
+    check_signal_still_ours();
+    if (sem_trywait(&g_wake) == 0) {
+        while (sem_trywait(&g_wake) == 0) {
+        }
+        take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
+    }
+    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    uint64_t due = UINT64_MAX;
+    if (interval_ns) {
+        uint64_t next = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
+        if (now >= next) {
+            take_snapshot(format::SnapshotTrigger::Interval, "", 0);
+            next += interval_ns;
+            if (next <= now) next = now + interval_ns; // missed ticks are skipped
+            __atomic_store_n(&g_next_tick, next, __ATOMIC_RELAXED);
+            g_next_watch = now + kWatchLiveNs;
+        } else if (now >= g_next_watch) {
+            watch_live_blocks();
+            g_next_watch = now + kWatchLiveNs;
+        }
+        due = next < g_next_watch ? next : g_next_watch;
+    }
+    __atomic_store_n(&g_sampler_due, due, __ATOMIC_RELAXED);
+    // A signal that came meanwhile must not wait for `due`.
+    int posted = 0;
+    if (sem_getvalue(&g_wake, &posted) == 0 && posted > 0)
+        __atomic_store_n(&g_sampler_due, uint64_t{0}, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_inline_busy, false, __ATOMIC_RELEASE);
 }
 
 } // namespace
@@ -283,14 +329,12 @@ void schedule_start(uint64_t not_before, uint64_t first_tick, uint64_t unwatched
 void sampler_start_at_load() {
     const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
     if (state == static_cast<int>(State::Initializing) && sampler_needed()) {
-        schedule_start(0, 0, 0);
+        schedule(0, 0, 0);
     } else if (state == static_cast<int>(State::Ready) && sampler_needed()) {
-        // Not yet: a thread of memtrace's makes glibc lock its arenas in every malloc and free
-        // of a program that has one thread (docs/design.md, "The sampler thread starts late").
-        const uint64_t now = monotonic_ns();
-        const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
-        schedule_start(interval_ns ? now + interval_ns : UINT64_MAX,
-                       interval_ns ? now + interval_ns : 0, now);
+        // No thread yet: one of memtrace's makes glibc lock its arenas in every malloc and free
+        // of a program that has one thread (docs/design.md, "No thread while the program has
+        // one").
+        schedule_from(monotonic_ns());
     }
 }
 
@@ -299,7 +343,7 @@ void sampler_at_exit() {
 }
 
 void sampler_start_soon() {
-    __atomic_store_n(&g_start_not_before, uint64_t{0}, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_sampler_due, uint64_t{0}, __ATOMIC_RELAXED);
 }
 
 void sampler_after_fork_in_child(uint64_t now) {
@@ -307,15 +351,25 @@ void sampler_after_fork_in_child(uint64_t now) {
     sem_init(&g_wake, 0, 0);
     g_running = false;
     if (!sampler_needed()) return;
-    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
-    // As at load, and also so that a child that execs or exits soon never gets a thread.
-    schedule_start(interval_ns ? now + interval_ns : UINT64_MAX,
-                   interval_ns ? now + interval_ns : 0, now);
+    // As at load: a child that execs or exits soon never gets a thread.
+    __atomic_store_n(&g_inline_busy, false, __ATOMIC_RELAXED);
+    g_next_watch = 0;
+    schedule_from(now);
 }
 
-void sampler_start_if_due(uint64_t now) {
-    if (now < __atomic_load_n(&g_start_not_before, __ATOMIC_RELAXED)) return;
-    if (!__atomic_exchange_n(&g_sampler_start_pending, false, __ATOMIC_ACQ_REL)) return;
+void sampler_due(uint64_t now) {
+    if (now < __atomic_load_n(&g_sampler_due, __ATOMIC_RELAXED)) return;
+    if (!__atomic_load_n(&g_sampler_pending, __ATOMIC_ACQUIRE)) {
+        // The thread runs; a snapshot signal reset the deadline on its way.
+        __atomic_store_n(&g_sampler_due, UINT64_MAX, __ATOMIC_RELAXED);
+        return;
+    }
+    if (program_has_one_thread()) {
+        work_inline(now);
+        return;
+    }
+    if (!__atomic_exchange_n(&g_sampler_pending, false, __ATOMIC_ACQ_REL)) return;
+    __atomic_store_n(&g_sampler_due, UINT64_MAX, __ATOMIC_RELAXED);
     sampler_start();
 }
 

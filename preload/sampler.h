@@ -22,25 +22,31 @@ int snapshot_signal_in_force();
 // Once a dump exists (at start, and in a fork child): writes the note if the app has the signal.
 void snapshot_signal_note_if_taken(uint64_t now);
 
-// Schedules the thread if the settings need one (an interval, or the signal is ours). Called by
-// the library constructor. The thread is started by an allocation: the first one recorded once
-// the first interval snapshot is due, or once a second thread of the program has had an event,
-// or once the snapshot signal came (sampler_start_soon). Until then the program has no thread
-// of memtrace's: glibc skips its arena locks while a process has one thread. If initialization
-// is still under way on another thread, the first allocation recorded after it starts it.
+// Schedules the sampler's work if the settings need it (an interval, or the signal is ours).
+// Called by the library constructor. While the program has one thread (that had events), the
+// work is done by that thread from its allocations (sampler_due): glibc skips its arena locks
+// while a process has one thread, and a thread of memtrace's would take that away. The thread
+// is started by the first allocation recorded after a second thread had its first event
+// (sampler_start_soon). If initialization is still under way on another thread, the first
+// allocation recorded after it decides.
 void sampler_start_at_load();
-// A second thread had its first event, or the snapshot signal came: start at the next chance.
+// A second thread had its first event: start the thread at the next chance.
 void sampler_start_soon();
 
 // fork child: the sampler did not survive the fork. It is scheduled as at load, from the fork.
 void sampler_after_fork_in_child(uint64_t now);
 
-// At exit, if the thread never ran: notes a snapshot signal handler the app installed meanwhile
-// (the thread would have noticed it on a tick).
+// At exit, if the thread never ran: notes a snapshot signal handler the app installed since the
+// last allocation that served the sampler's work.
 void sampler_at_exit();
 
-// Set while a delayed start is pending; record_alloc tests it (one load of a global).
-extern bool g_sampler_start_pending;
-[[gnu::cold]] void sampler_start_if_due(uint64_t now);
+// Set until the thread started: the allocation path has the sampler's work to do, from
+// g_sampler_due on (UINT64_MAX: nothing; 0: now). Full tracing compares each allocation's time
+// with g_sampler_due; sampling mode reads the clock every 16th allocation while pending.
+extern bool g_sampler_pending;
+extern uint64_t g_sampler_due;
+// On an allocating thread, which is busy: while the program has one thread, the due snapshot,
+// watch or signal is served here; once it has more, the thread is started.
+[[gnu::cold]] void sampler_due(uint64_t now);
 
 } // namespace memtrace::preload
