@@ -322,5 +322,5 @@ MEMTRACE_EXPORT int execvpe(const char* file, char* const argv[], char* const en
 // threads.
 __attribute__((constructor(101))) static void memtrace_constructor() {
     mp::initialize();
-    mp::sampler_start_at_load();
+    mp::sampler_schedule_at_load();
 }

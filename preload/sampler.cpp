@@ -326,16 +326,13 @@ void work_inline(uint64_t now) {
 
 } // namespace
 
-void sampler_start_at_load() {
+void sampler_schedule_at_load() {
+    // Initializing: another thread is at it; its options are what sampler_needed() reads.
     const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
-    if (state == static_cast<int>(State::Initializing) && sampler_needed()) {
-        schedule(0, 0, 0);
-    } else if (state == static_cast<int>(State::Ready) && sampler_needed()) {
-        // No thread yet: one of memtrace's makes glibc lock its arenas in every malloc and free
-        // of a program that has one thread (docs/design.md, "No thread while the program has
-        // one").
-        schedule_from(monotonic_ns());
-    }
+    if (state == static_cast<int>(State::Stopped) || !sampler_needed()) return;
+    // No thread yet: one of memtrace's makes glibc lock its arenas in every malloc and free of
+    // a program that has one thread (docs/design.md, "No thread while the program has one").
+    schedule_from(monotonic_ns());
 }
 
 void sampler_at_exit() {

@@ -1,8 +1,9 @@
-// The sampler: memtrace's one thread in the traced process. Every MEMTRACE_INTERVAL it writes an
-// Interval snapshot, and when the snapshot signal (MEMTRACE_SNAPSHOT_SIGNAL, SIGUSR2 by default)
-// arrives it writes a Signal snapshot. The signal handler itself only wakes the thread (sem_post
-// is async-signal-safe); everything else happens on the thread, which is busy for its whole
-// life, so nothing it allocates is recorded.
+// The sampler: every MEMTRACE_INTERVAL it writes an Interval snapshot, and when the snapshot
+// signal (MEMTRACE_SNAPSHOT_SIGNAL, SIGUSR2 by default) arrives it writes a Signal snapshot. In
+// a program with several threads it is memtrace's one thread in the process, busy for its whole
+// life (nothing it allocates is recorded); while the program has one thread, that thread does
+// the work from its allocations and frees. The signal handler itself only posts a semaphore
+// (async-signal-safe) and moves the deadline to now.
 //
 // The signal is memtrace's only if the app left it at the default action when memtrace started;
 // if the app handles (or ignores) it then, or installs its own handler later (checked on every
@@ -27,9 +28,8 @@ void snapshot_signal_note_if_taken(uint64_t now);
 // work is done by that thread from its allocations (sampler_due): glibc skips its arena locks
 // while a process has one thread, and a thread of memtrace's would take that away. The thread
 // is started by the first allocation recorded after a second thread had its first event
-// (sampler_start_soon). If initialization is still under way on another thread, the first
-// allocation recorded after it decides.
-void sampler_start_at_load();
+// (sampler_start_soon).
+void sampler_schedule_at_load();
 // A second thread had its first event: start the thread at the next chance.
 void sampler_start_soon();
 
