@@ -246,6 +246,26 @@ TEST_F(Snapshots, ASingleThreadedProgramGetsNoThread) {
     expect_plausible_memory(reader.memory_samples()[0].memory, 1);
 }
 
+TEST_F(Snapshots, AProgramThatOnlyFreesStillGetsItsIntervalSnapshots) {
+    // Its one thread does the sampler's work from its frees too.
+    ProcessResult run =
+        trace_with("snapshot_idle", {"600", "frees"}, {{"MEMTRACE_INTERVAL", "0.1"}});
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    DumpReader reader(dump_of("snapshot_idle").string());
+    const auto marks = with_trigger(reader, SnapshotTrigger::Interval);
+    EXPECT_GE(marks.size(), 3u);
+    for (const auto& mark : marks)
+        EXPECT_EQ(mark.thread_index, 1u);
+    // The heap replayed at the interval snapshots shrinks: they fell in the freeing.
+    std::vector<uint64_t> live;
+    replay(reader, [&](size_t i, const HeapModel& model) {
+        if (reader.snapshots()[i].trigger == SnapshotTrigger::Interval)
+            live.push_back(model.live_bytes());
+    });
+    ASSERT_GE(live.size(), 3u);
+    EXPECT_GT(live.front(), live.back());
+}
+
 TEST_F(Snapshots, TheSamplerStartsAsSoonAsASecondThreadAllocates) {
     // arena_threads' workers are joined before exit: the second thread left is memtrace's.
     ProcessResult run = trace_with("arena_threads", {}, {});

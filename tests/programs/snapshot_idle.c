@@ -1,6 +1,7 @@
 // Runs for argv[1] milliseconds, allocating and freeing 64 bytes every 10 ms; with argv[2] =
 // "fork" it first forks a child that does the same for the same time and one that exits at once
-// (both waited for), and prints "child <pid>" for each ("long" first, then "quick").
+// (both waited for), and prints "child <pid>" for each ("long" first, then "quick"); with
+// argv[2] = "frees" it allocates its blocks first and then only frees, one every 10 ms.
 // Leaks nothing.
 #include "program_io.h"
 
@@ -18,8 +19,25 @@ static void churn(long ms) {
     }
 }
 
+static void free_slowly(long ms) {
+    enum { kMax = 1000 };
+    void* blocks[kMax];
+    long n = ms / 10 < kMax ? ms / 10 : kMax;
+    for (long i = 0; i < n; ++i)
+        blocks[i] = malloc(64);
+    for (long i = 0; i < n; ++i) {
+        free(blocks[i]);
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 int main(int argc, char** argv) {
     long ms = argc > 1 ? atol(argv[1]) : 1000;
+    if (argc > 2 && strcmp(argv[2], "frees") == 0) {
+        free_slowly(ms);
+        return 0;
+    }
     if (argc > 2 && strcmp(argv[2], "fork") == 0) {
         pid_t long_child = fork();
         if (long_child < 0) return 10;
