@@ -18,14 +18,6 @@ public:
     static constexpr uint64_t kShare = 10;
     static constexpr uint64_t kNsPerFreeChunk = 300;
 
-    // The first observation comes late (the sampler thread started after the process had run
-    // since `origin_ns`): the frees made meanwhile may all still be on free lists.
-    void begin_late(uint64_t origin_ns, uint64_t live, uint64_t frees_so_far) {
-        observed_ = true;
-        origin_ = origin_ns;
-        peak_ = live + frees_so_far;
-    }
-
     // The process's live blocks now (allocations minus frees, all threads).
     void observe(uint64_t now_ns, uint64_t live) {
         if (!observed_) origin_ = now_ns;

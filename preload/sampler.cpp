@@ -42,13 +42,12 @@ constinit uint32_t g_signal_label_length = 0;
 
 constinit sem_t g_wake{};
 constinit bool g_running = false;
-// When the next interval snapshot is due (0: one period after the thread starts), and since
-// when the process has run unwatched (0: it has been watched from the start).
+// When the next interval snapshot is due (0: one period after the thread starts).
 constinit uint64_t g_next_tick = 0;
-constinit uint64_t g_unwatched_since = 0;
 // The sampler's work done from the allocation path while the program has one thread.
 constinit bool g_inline_busy = false;
-constinit uint64_t g_next_watch = 0;
+constinit uint64_t g_next_watch = 0; // under g_inline_busy
+constinit bool g_scheduled = false;  // schedule_from() ran
 
 // With no interval the thread still wakes this often, to notice a handler the app installed.
 constexpr uint64_t kHousekeepingNs = 1000000000;
@@ -133,8 +132,6 @@ void* sampler_main(void*) {
     const uint64_t first_tick = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
     uint64_t next = interval_ns && first_tick ? first_tick : started + period;
     uint64_t watch_next = started + kWatchLiveNs;
-    if (const uint64_t since = __atomic_exchange_n(&g_unwatched_since, 0, __ATOMIC_RELAXED))
-        watch_live_blocks_from(since);
     for (;;) {
         const timespec deadline = to_timespec(interval_ns && watch_next < next ? watch_next : next);
         const int rc = sem_clockwait(&g_wake, CLOCK_MONOTONIC, &deadline);
@@ -274,36 +271,32 @@ namespace {
 
 // The allocation path calls sampler_due() from `due` on (or sooner: sampler_start_soon, the
 // snapshot signal).
-void schedule(uint64_t due, uint64_t next_tick, uint64_t unwatched_since) {
-    __atomic_store_n(&g_next_tick, next_tick, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_unwatched_since, unwatched_since, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_sampler_due, due, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_sampler_pending, true, __ATOMIC_RELEASE);
-}
-
-// From the process start (or the fork): nothing before the first interval.
+// From the process start (or the fork): the live count is watched from the start, so that the
+// malloc_info budget knows the peak when the first interval snapshot comes.
 void schedule_from(uint64_t now) {
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
-    schedule(interval_ns ? now + interval_ns : UINT64_MAX, interval_ns ? now + interval_ns : 0,
-             now);
+    g_next_watch = now + kWatchLiveNs;
+    __atomic_store_n(&g_next_tick, interval_ns ? now + interval_ns : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_scheduled, true, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_sampler_due, interval_ns ? g_next_watch : UINT64_MAX, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_sampler_pending, true, __ATOMIC_RELEASE);
 }
 
 // The sampler's work on the allocating thread, which is busy: signal and interval snapshots,
 // the live count's watch, and the check of the signal's owner.
 void work_inline(uint64_t now) {
     if (__atomic_exchange_n(&g_inline_busy, true, __ATOMIC_ACQUIRE)) return;
-    if (const uint64_t since = __atomic_exchange_n(&g_unwatched_since, 0, __ATOMIC_RELAXED))
-        watch_live_blocks_from(since);
-    check_signal_still_ours();
-    if (sem_trywait(&g_wake) == 0) {
+    const bool signalled = sem_trywait(&g_wake) == 0;
+    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    uint64_t next = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
+    if (signalled || (interval_ns && now >= next)) check_signal_still_ours();
+    if (signalled) {
         while (sem_trywait(&g_wake) == 0) {
         }
         take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
     }
-    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
     uint64_t due = UINT64_MAX;
     if (interval_ns) {
-        uint64_t next = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
         if (now >= next) {
             take_snapshot(format::SnapshotTrigger::Interval, "", 0);
             next += interval_ns;
@@ -327,12 +320,17 @@ void work_inline(uint64_t now) {
 } // namespace
 
 void sampler_schedule_at_load() {
-    // Initializing: another thread is at it; its options are what sampler_needed() reads.
-    const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
-    if (state == static_cast<int>(State::Stopped) || !sampler_needed()) return;
     // No thread yet: one of memtrace's makes glibc lock its arenas in every malloc and free of
     // a program that has one thread (docs/design.md, "No thread while the program has one").
-    schedule_from(monotonic_ns());
+    const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+    if (state == static_cast<int>(State::Ready) && sampler_needed()) {
+        schedule_from(monotonic_ns());
+    } else if (state == static_cast<int>(State::Initializing)) {
+        // Another thread is at it, the options may not be read yet: the first allocation
+        // recorded schedules.
+        __atomic_store_n(&g_sampler_due, uint64_t{0}, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_sampler_pending, true, __ATOMIC_RELEASE);
+    }
 }
 
 void sampler_at_exit() {
@@ -350,7 +348,6 @@ void sampler_after_fork_in_child(uint64_t now) {
     if (!sampler_needed()) return;
     // As at load: a child that execs or exits soon never gets a thread.
     __atomic_store_n(&g_inline_busy, false, __ATOMIC_RELAXED);
-    g_next_watch = 0;
     schedule_from(now);
 }
 
@@ -359,6 +356,14 @@ void sampler_due(uint64_t now) {
     if (!__atomic_load_n(&g_sampler_pending, __ATOMIC_ACQUIRE)) {
         // The thread runs; a snapshot signal reset the deadline on its way.
         __atomic_store_n(&g_sampler_due, UINT64_MAX, __ATOMIC_RELAXED);
+        return;
+    }
+    if (!__atomic_load_n(&g_scheduled, __ATOMIC_RELAXED)) { // initialization was under way
+        if (sampler_needed()) {
+            schedule_from(now);
+        } else {
+            __atomic_store_n(&g_sampler_pending, false, __ATOMIC_RELEASE);
+        }
         return;
     }
     if (program_has_one_thread()) {

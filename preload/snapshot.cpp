@@ -39,19 +39,13 @@ constinit MallocInfoBudget g_malloc_info_budget; // under g_lock
 // Every thread's size-class counters, summed once per snapshot (or watch) under g_lock.
 constinit format::SizeClassCounts g_sums[format::kSizeClassCount] = {};
 
-uint64_t total_frees(const format::SizeClassCounts* sums) {
-    uint64_t frees = 0;
-    for (uint32_t i = 0; i < format::kSizeClassCount; ++i)
-        frees += sums[i].free_count;
-    return frees;
-}
-
 // The process's live blocks: every thread's allocations minus its frees.
 uint64_t live_blocks(const format::SizeClassCounts* sums) {
-    uint64_t allocs = 0;
-    for (uint32_t i = 0; i < format::kSizeClassCount; ++i)
+    uint64_t allocs = 0, frees = 0;
+    for (uint32_t i = 0; i < format::kSizeClassCount; ++i) {
         allocs += sums[i].count;
-    const uint64_t frees = total_frees(sums);
+        frees += sums[i].free_count;
+    }
     return allocs > frees ? allocs - frees : 0;
 }
 
@@ -124,14 +118,6 @@ void watch_live_blocks() {
     if (!recording() || pthread_mutex_trylock(&g_lock) != 0) return; // a snapshot is being taken
     sum_size_classes(g_sums);
     g_malloc_info_budget.observe(monotonic_ns(), live_blocks(g_sums));
-    pthread_mutex_unlock(&g_lock);
-}
-
-void watch_live_blocks_from(uint64_t origin_ns) {
-    if (!recording()) return;
-    pthread_mutex_lock(&g_lock);
-    sum_size_classes(g_sums);
-    g_malloc_info_budget.begin_late(origin_ns, live_blocks(g_sums), total_frees(g_sums));
     pthread_mutex_unlock(&g_lock);
 }
 

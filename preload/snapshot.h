@@ -28,9 +28,6 @@ bool take_exit_snapshot();
 // Between interval snapshots (the sampler): keeps the live block count's peak, which tells how
 // long glibc's free lists may have grown (malloc_info_budget.h).
 void watch_live_blocks();
-// The sampler's first watch when it started after the process had run since `origin_ns` (its
-// start is delayed while the program has one thread: sampler.h).
-void watch_live_blocks_from(uint64_t origin_ns);
 
 // _exit() and exec: no snapshot is written from now on (bounded wait for one in progress).
 void close_snapshot_writes();
