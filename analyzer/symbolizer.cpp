@@ -1,5 +1,7 @@
 #include "symbolizer.h"
 
+#include "dwarf_scope_index.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -83,11 +85,62 @@ Dwarf_Die named_declaration(Dwarf_Die* die) {
     return named;
 }
 
+bool is_function_scope(Dwarf_Die* die) {
+    const int tag = dwarf_tag(die);
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+// The two questions about a unit's tree that the frames need, answered from one walk of each
+// unit (DwarfScopeIndex) rather than by libdw's walk from the unit's start on every call; libdw
+// still answers for the units an index cannot stand for.
+class ScopeLookup {
+public:
+    // `die` and the DIEs around it, `die` first and the unit's DIE last.
+    std::vector<Dwarf_Die> enclosing(Dwarf_Die* die) {
+        if (const DwarfScopeIndex* index = unit_of(die)) {
+            if (auto scopes = index->enclosing(die)) return std::move(*scopes);
+        }
+        Dwarf_Die* scopes = nullptr;
+        const int count = dwarf_getscopes_die(die, &scopes);
+        std::unique_ptr<Dwarf_Die, decltype(&std::free)> owner(scopes, &std::free);
+        return count > 0 ? std::vector<Dwarf_Die>(scopes, scopes + count)
+                         : std::vector<Dwarf_Die>{};
+    }
+
+    // The innermost function scope of the unit `cudie` that holds pc.
+    std::optional<Dwarf_Die> innermost_function(Dwarf_Die* cudie, Dwarf_Addr pc) {
+        if (const DwarfScopeIndex* index = unit_of(cudie)) return index->innermost_function(pc);
+        Dwarf_Die* scopes = nullptr;
+        const int count = dwarf_getscopes(cudie, pc, &scopes);
+        std::unique_ptr<Dwarf_Die, decltype(&std::free)> owner(scopes, &std::free);
+        for (int i = 0; i < count; ++i) {
+            if (is_function_scope(&scopes[i])) return scopes[i];
+        }
+        return std::nullopt;
+    }
+
+private:
+    // The index of the unit holding `die`, built on first use; null when it is not usable.
+    const DwarfScopeIndex* unit_of(Dwarf_Die* die) {
+        Dwarf_Die cudie;
+        if (die->cu == nullptr || dwarf_diecu(die, &cudie, nullptr, nullptr) == nullptr) {
+            return nullptr;
+        }
+        const std::pair<const Dwarf*, Dwarf_Off> key{dwarf_cu_getdwarf(die->cu),
+                                                     dwarf_dieoffset(&cudie)};
+        auto [it, inserted] = units_.try_emplace(key);
+        if (inserted) it->second = std::make_unique<DwarfScopeIndex>(&cudie);
+        return it->second->usable() ? it->second.get() : nullptr;
+    }
+
+    std::map<std::pair<const Dwarf*, Dwarf_Off>, std::unique_ptr<DwarfScopeIndex>> units_;
+};
+
 // "ns::Class::" for a declaration nested in namespaces and classes.
-std::string enclosing_scopes(Dwarf_Die* declaration) {
-    Dwarf_Die* scopes = nullptr;
-    const int count = dwarf_getscopes_die(declaration, &scopes);
-    std::unique_ptr<Dwarf_Die, decltype(&std::free)> owner(scopes, &std::free);
+std::string enclosing_scopes(Dwarf_Die* declaration, ScopeLookup& lookup) {
+    std::vector<Dwarf_Die> scopes = lookup.enclosing(declaration);
+    const int count = static_cast<int>(scopes.size());
     std::string prefix;
     for (int i = count - 1; i >= 1; --i) { // [0] is the declaration itself
         const int tag = dwarf_tag(&scopes[i]);
@@ -108,7 +161,7 @@ std::string enclosing_scopes(Dwarf_Die* declaration) {
 // A mangled linkage name demangles to the qualified name with parameters. Functions without
 // one (C, extern "C", and GCC omits it for internal linkage) get DW_AT_name, qualified by the
 // namespaces and classes around its declaration.
-std::string function_name(Dwarf_Die* die) {
+std::string function_name(Dwarf_Die* die, ScopeLookup& lookup) {
     const char* linkage = die_string(die, DW_AT_linkage_name);
     if (linkage == nullptr) linkage = die_string(die, DW_AT_MIPS_linkage_name);
     // Only mangled names say more than DW_AT_name; a C asm label like glibc's
@@ -117,13 +170,7 @@ std::string function_name(Dwarf_Die* die) {
     Dwarf_Die declaration = named_declaration(die);
     const char* name = dwarf_diename(&declaration);
     if (name == nullptr) return {};
-    return enclosing_scopes(&declaration) + name;
-}
-
-bool is_function_scope(Dwarf_Die* die) {
-    const int tag = dwarf_tag(die);
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-           tag == DW_TAG_entry_point;
+    return enclosing_scopes(&declaration, lookup) + name;
 }
 
 // Where an inlined_subroutine was called from, i.e. the position inside its caller.
@@ -150,42 +197,25 @@ void set_call_site(Dwarf_Die* inlined, SymbolizedFrame& caller) {
 // Frames from the DWARF scopes around `pc` (a module-relative DWARF address): the innermost
 // inlined callee first, down to the concrete function. Empty when no function scope holds pc.
 std::vector<SymbolizedFrame> dwarf_frames(Dwarf_Die* cudie, Dwarf_Addr pc,
-                                          const SymbolizedFrame& blank) {
+                                          const SymbolizedFrame& blank, ScopeLookup& lookup) {
     std::vector<SymbolizedFrame> frames;
-    Dwarf_Die* scopes = nullptr;
-    const int scope_count = dwarf_getscopes(cudie, pc, &scopes);
-    std::unique_ptr<Dwarf_Die, decltype(&std::free)> scopes_owner(scopes, &std::free);
-    if (scope_count <= 0) return frames;
+    std::optional<Dwarf_Die> innermost = lookup.innermost_function(cudie, pc);
+    if (!innermost) return frames;
 
-    Dwarf_Die* innermost = nullptr;
-    for (int i = 0; i < scope_count; ++i) {
-        if (is_function_scope(&scopes[i])) {
-            innermost = &scopes[i];
-            break;
-        }
+    // The callers of an inlined instance are the concrete DIEs that enclose it (libdw's
+    // dwarf_getscopes would continue with the scopes of the abstract definition instead).
+    std::vector<Dwarf_Die> chain{*innermost};
+    if (dwarf_tag(&*innermost) == DW_TAG_inlined_subroutine) {
+        std::vector<Dwarf_Die> enclosing = lookup.enclosing(&*innermost);
+        if (!enclosing.empty()) chain = std::move(enclosing);
     }
-    if (innermost == nullptr) return frames;
-
-    // Past an inlined instance, dwarf_getscopes continues with the lexical scopes of the
-    // abstract definition; the callers are the concrete DIEs that enclose the instance.
-    Dwarf_Die* chain = innermost;
-    int chain_length = 1;
-    Dwarf_Die* enclosing = nullptr;
-    if (dwarf_tag(innermost) == DW_TAG_inlined_subroutine) {
-        const int found = dwarf_getscopes_die(innermost, &enclosing);
-        if (found > 0) {
-            chain = enclosing;
-            chain_length = found;
-        }
-    }
-    std::unique_ptr<Dwarf_Die, decltype(&std::free)> enclosing_owner(enclosing, &std::free);
 
     Dwarf_Die* callee_inlined = nullptr; // the inlined instance whose call site is this frame
-    for (int i = 0; i < chain_length; ++i) {
-        Dwarf_Die* scope = &chain[i];
+    for (Dwarf_Die& scope_die : chain) {
+        Dwarf_Die* scope = &scope_die;
         if (!is_function_scope(scope)) continue;
         SymbolizedFrame frame = blank;
-        std::string name = function_name(scope);
+        std::string name = function_name(scope, lookup);
         if (!name.empty()) frame.function = std::move(name);
         if (callee_inlined != nullptr) set_call_site(callee_inlined, frame);
         const bool inlined = dwarf_tag(scope) == DW_TAG_inlined_subroutine;
@@ -240,6 +270,7 @@ struct Symbolizer::Impl {
     std::vector<OpenedModule> opened;
     std::unordered_map<AddressKey, std::vector<SymbolizedFrame>, AddressKeyHash> cache;
     std::set<std::string> warned;
+    ScopeLookup scopes;
 
     explicit Impl(std::vector<ModuleInfo> infos) : modules(std::move(infos)) {
         std::stable_sort(
@@ -353,7 +384,7 @@ struct Symbolizer::Impl {
         std::vector<SymbolizedFrame> frames;
         Dwarf_Addr bias = 0;
         if (Dwarf_Die* cudie = dwfl_module_addrdie(module, pc, &bias)) {
-            frames = dwarf_frames(cudie, pc - bias, blank);
+            frames = dwarf_frames(cudie, pc - bias, blank, scopes);
         }
         if (frames.empty()) frames.push_back(blank);
 
