@@ -1,6 +1,7 @@
 #include "symbolizer.h"
 
 #include "dwarf_scope_index.h"
+#include "symbol_cache.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -271,8 +272,10 @@ struct Symbolizer::Impl {
     std::unordered_map<AddressKey, std::vector<SymbolizedFrame>, AddressKeyHash> cache;
     std::set<std::string> warned;
     ScopeLookup scopes;
+    SymbolCache symbol_cache;
 
-    explicit Impl(std::vector<ModuleInfo> infos) : modules(std::move(infos)) {
+    Impl(std::vector<ModuleInfo> infos, std::filesystem::path cache_dir)
+        : modules(std::move(infos)), symbol_cache(std::move(cache_dir)) {
         std::stable_sort(
             modules.begin(), modules.end(),
             [](const ModuleInfo& a, const ModuleInfo& b) { return a.start < b.start; });
@@ -412,6 +415,21 @@ struct Symbolizer::Impl {
         return frames;
     }
 
+    // Frames that came from DWARF go to the symbol cache, with the file they were read from.
+    void remember(const OpenedModule& opened_module, Dwfl_Module* module, uint64_t relative,
+                  const std::vector<SymbolizedFrame>& frames) {
+        if (!symbol_cache.enabled() || opened_module.build_id.empty()) return;
+        Dwarf_Addr bias = 0;
+        if (dwfl_module_getdwarf(module, &bias) == nullptr) return; // loaded by describe()
+        const char* main_file = nullptr;
+        const char* debug_file = nullptr;
+        dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, &main_file,
+                         &debug_file);
+        const char* source = debug_file != nullptr ? debug_file : main_file;
+        if (source == nullptr) return;
+        symbol_cache.add(opened_module.build_id, source, relative, frames);
+    }
+
     std::vector<SymbolizedFrame> symbolize(uint64_t address, uint64_t time_ns) {
         SymbolizedFrame blank;
         blank.function = kUnknownFunction;
@@ -427,8 +445,21 @@ struct Symbolizer::Impl {
         if (auto hit = cache.find(key); hit != cache.end()) return hit->second;
 
         std::vector<SymbolizedFrame> frames;
-        if (Dwfl_Module* module = open(opened[key.opened])) {
-            frames = describe(module, pc, blank);
+        OpenedModule& opened_module = opened[key.opened];
+        // The file is opened (and its build-id checked) before the cache is asked: a file that
+        // is gone or replaced gives addresses only, cached or not.
+        if (Dwfl_Module* module = open(opened_module)) {
+            const uint64_t relative = address - opened_module.load_bias;
+            if (const auto* cached = symbol_cache.find(opened_module.build_id, relative)) {
+                frames = *cached;
+                for (SymbolizedFrame& frame : frames) {
+                    frame.module = blank.module;
+                    frame.address = blank.address;
+                }
+            } else {
+                frames = describe(module, pc, blank);
+                remember(opened_module, module, relative, frames);
+            }
         } else {
             frames.push_back(blank);
         }
@@ -437,11 +468,17 @@ struct Symbolizer::Impl {
     }
 };
 
-Symbolizer::Symbolizer(std::vector<ModuleInfo> modules)
-    : impl_(std::make_unique<Impl>(std::move(modules))) {
+Symbolizer::Symbolizer(std::vector<ModuleInfo> modules, std::filesystem::path cache_dir)
+    : impl_(std::make_unique<Impl>(std::move(modules), std::move(cache_dir))) {
 }
 
-Symbolizer::~Symbolizer() = default;
+Symbolizer::~Symbolizer() {
+    try {
+        impl_->symbol_cache.save();
+    } catch (const std::exception& error) {
+        spdlog::debug("symbol cache: {}", error.what());
+    }
+}
 
 std::vector<SymbolizedFrame> Symbolizer::symbolize(uint64_t address, uint64_t time_ns) {
     try {
