@@ -1,6 +1,7 @@
 #include "symbolizer.h"
 
 #include "dwarf_scope_index.h"
+#include "inflated_debug_file.h"
 #include "symbol_cache.h"
 
 #include <algorithm>
@@ -9,8 +10,11 @@
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <exception>
+#include <fcntl.h>
+#include <libelf.h>
 #include <map>
 #include <optional>
 #include <set>
@@ -18,6 +22,7 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <tuple>
+#include <unistd.h>
 #include <unordered_map>
 #include <utility>
 
@@ -253,11 +258,48 @@ struct AddressKeyHash {
     }
 };
 
+// Whether the ELF file open as fd has this build-id note.
+bool has_build_id(int fd, const unsigned char* bits, int length) {
+    std::unique_ptr<Elf, decltype(&elf_end)> elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr), &elf_end);
+    const void* found = nullptr;
+    return elf && dwelf_elf_gnu_build_id(elf.get(), &found) == length &&
+           std::memcmp(found, bits, static_cast<size_t>(length)) == 0;
+}
+
+// Finds separate debug files as libdwfl's standard callback does (/usr/lib/debug/.build-id,
+// then .gnu_debuglink), except that a file under /usr/lib/debug/.build-id with compressed
+// sections is handed over inflated by libdeflate (inflated_debug_file.h), which libdw then
+// reads without inflating anything. (The standard callback cannot be wrapped for this: it
+// keeps the file it opened for the module.) The name stays the real one: the symbol cache
+// records it, and dwz's alternate files are found from it.
+int find_debuginfo(Dwfl_Module* module, void** userdata, const char* module_name, GElf_Addr base,
+                   const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                   char** debuginfo_file_name) {
+    const unsigned char* bits = nullptr;
+    GElf_Addr bits_address = 0;
+    const int length = dwfl_module_build_id(module, &bits, &bits_address);
+    if (length > 1) {
+        const std::string_view id(reinterpret_cast<const char*>(bits), static_cast<size_t>(length));
+        const std::string path =
+            "/usr/lib/debug/.build-id/" + hex(id.substr(0, 1)) + "/" + hex(id.substr(1)) + ".debug";
+        if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+            const int inflated = inflated_debug_copy(fd);
+            ::close(fd);
+            if (inflated >= 0 && has_build_id(inflated, bits, length)) {
+                *debuginfo_file_name = ::strdup(path.c_str());
+                return inflated;
+            }
+            if (inflated >= 0) ::close(inflated);
+        }
+    }
+    return dwfl_standard_find_debuginfo(module, userdata, module_name, base, file_name,
+                                        debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 const Dwfl_Callbacks kOfflineCallbacks = {
     // Never called for modules reported with dwfl_report_elf; set for completeness.
     .find_elf = dwfl_build_id_find_elf,
-    // Finds separate debug files through .gnu_debuglink and /usr/lib/debug/.build-id.
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = nullptr,
 };
