@@ -1,12 +1,16 @@
 #include "inflated_debug_file.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <elf.h>
 #include <libdeflate.h>
 #include <memory>
+#include <optional>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <system_error>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -57,7 +61,7 @@ bool in_file(uint64_t offset, uint64_t size, uint64_t file_size) {
 
 } // namespace
 
-int inflated_debug_copy(int fd) {
+int inflated_debug_copy(int fd, uint64_t second_thread_bytes) {
     struct stat info;
     if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) return -1;
     const auto file_size = static_cast<uint64_t>(info.st_size);
@@ -122,12 +126,10 @@ int inflated_debug_copy(int fd) {
     if (copy < 0) return -1;
     bool ok = ::ftruncate(copy, static_cast<off_t>(end)) == 0;
     if (ok) {
-        Mapping out_map(::mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED, copy, 0), end);
+        // Populated at once: faulting 10 MiB of shared memory in page by page cost more.
+        Mapping out_map(
+            ::mmap(nullptr, end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, copy, 0), end);
         ok = out_map.ok();
-        std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>
-            decompressor(ok ? libdeflate_alloc_decompressor() : nullptr,
-                         &libdeflate_free_decompressor);
-        ok = ok && decompressor != nullptr;
         unsigned char* out = ok ? out_map.bytes() : nullptr;
         if (ok) {
             ehdr.e_phoff = phoff;
@@ -138,19 +140,62 @@ int inflated_debug_copy(int fd) {
                             uint64_t{ehdr.e_phnum} * sizeof(Elf64_Phdr));
             }
         }
+        // The sections to inflate in two shares of about equal size, one for a second thread:
+        // the symbolizer runs when the replay is done, with the other core idle.
+        std::vector<size_t> shares[2];
+        uint64_t share_bytes[2] = {0, 0};
+        std::vector<size_t> by_size;
         for (size_t i = 0; ok && i < sections.size(); ++i) {
             const Placement& section = sections[i];
             std::memcpy(out + shoff + i * sizeof(Elf64_Shdr), &section.header, sizeof(Elf64_Shdr));
-            if (section.source_size == 0 && !section.inflate) continue;
-            unsigned char* target = out + section.header.sh_offset;
             if (section.inflate) {
-                // The exact size the header promised, or the file is not used.
-                ok = libdeflate_zlib_decompress(decompressor.get(), in + section.source,
-                                                section.source_size, target, section.header.sh_size,
-                                                nullptr) == LIBDEFLATE_SUCCESS;
-            } else {
-                std::memcpy(target, in + section.source, section.source_size);
+                by_size.push_back(i);
+            } else if (section.source_size != 0) {
+                std::memcpy(out + section.header.sh_offset, in + section.source,
+                            section.source_size);
             }
+        }
+        std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
+            return sections[a].header.sh_size > sections[b].header.sh_size;
+        });
+        for (size_t i : by_size) {
+            const int share = share_bytes[0] <= share_bytes[1] ? 0 : 1;
+            shares[share].push_back(i);
+            share_bytes[share] += sections[i].header.sh_size;
+        }
+        auto inflate_share = [&](const std::vector<size_t>& share) {
+            std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>
+                decompressor(libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
+            if (!decompressor) return false;
+            for (size_t i : share) {
+                const Placement& section = sections[i];
+                // The exact size the header promised, or the file is not used.
+                if (libdeflate_zlib_decompress(decompressor.get(), in + section.source,
+                                               section.source_size, out + section.header.sh_offset,
+                                               section.header.sh_size,
+                                               nullptr) != LIBDEFLATE_SUCCESS) {
+                    return false;
+                }
+            }
+            return true;
+        };
+        if (ok) {
+            bool second_ok = true;
+            std::optional<std::thread> second;
+            if (share_bytes[0] + share_bytes[1] > second_thread_bytes && !shares[1].empty()) {
+                try {
+                    second.emplace([&] { second_ok = inflate_share(shares[1]); });
+                } catch (const std::system_error&) {
+                    second.reset(); // no thread: this one does both shares
+                }
+            }
+            ok = inflate_share(shares[0]);
+            if (second) {
+                second->join();
+            } else {
+                second_ok = inflate_share(shares[1]);
+            }
+            ok = ok && second_ok;
         }
     }
     if (!ok) {

@@ -81,10 +81,13 @@ std::string temp_path(const std::string& name) {
     return ::testing::TempDir() + "memtrace_inflate_" + std::to_string(getpid()) + "_" + name;
 }
 
-TEST(InflatedDebugFile, CopyHoldsTheInflatedSectionsAndEverythingElseUnchanged) {
+// On one thread, and with a second thread taking about half of the sections.
+class InflatedDebugCopy : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(InflatedDebugCopy, HoldsTheInflatedSectionsAndEverythingElseUnchanged) {
     Fd original(::open(FIXTURE_GZ_PATH, O_RDONLY | O_CLOEXEC));
     ASSERT_GE(original.get(), 0);
-    Fd copy(inflated_debug_copy(original.get()));
+    Fd copy(inflated_debug_copy(original.get(), GetParam()));
     ASSERT_GE(copy.get(), 0);
 
     size_t compressed_before = 0;
@@ -103,6 +106,8 @@ TEST(InflatedDebugFile, CopyHoldsTheInflatedSectionsAndEverythingElseUnchanged) 
         EXPECT_TRUE(actual[i].bytes == expected[i].bytes) << expected[i].name;
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Threads, InflatedDebugCopy, ::testing::Values(UINT64_MAX, 0));
 
 TEST(InflatedDebugFile, FilesWithoutCompressedSectionsAreLeftToTheCaller) {
     Fd plain(::open(FIXTURE_O0_PATH, O_RDONLY | O_CLOEXEC));
@@ -143,6 +148,7 @@ TEST(InflatedDebugFile, DamagedOrForeignFilesGiveNoCopy) {
         Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         ASSERT_GE(fd.get(), 0);
         EXPECT_EQ(inflated_debug_copy(fd.get()), -1) << name;
+        EXPECT_EQ(inflated_debug_copy(fd.get(), 0), -1) << name << ", two threads";
         std::filesystem::remove(path);
     }
 }
