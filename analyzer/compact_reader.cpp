@@ -244,10 +244,27 @@ struct CompactedDump::EventBatch {
     uint64_t bytes_read = 0; // of the file, after the frame these events end
 };
 
-void CompactedDump::decode_events(EventBatches& batches) const {
+// Gives a full batch to the consumer, after the check: a batch with an invalid event goes up to
+// that event, then the check's error is thrown (on the decoding thread, which passes it on).
+void CompactedDump::hand_over(std::unique_ptr<EventBatch> batch, EventBatches& batches,
+                              const EventCheck& check) {
+    if (check.first_invalid) {
+        const size_t bad =
+            check.first_invalid(std::span<const HeapEvent>(batch->events.data(), batch->count));
+        if (bad != batch->count) {
+            const HeapEvent event = batch->events[bad];
+            batch->count = bad;
+            if (bad != 0) batches.put_full(std::move(batch));
+            throw check.error(event);
+        }
+    }
+    batches.put_full(std::move(batch));
+}
+
+void CompactedDump::decode_events(EventBatches& batches, const EventCheck& check) const {
     if (header_.version < c::kVersionSites) {
         compact::EventDecoder decoder;
-        decode_frames(decoder, batches);
+        decode_frames(decoder, batches, check);
         return;
     }
     compact::SiteEventDecoder decoder;
@@ -259,11 +276,12 @@ void CompactedDump::decode_events(EventBatches& batches) const {
         const std::string problem = decoder.add_addressed(frames.content());
         if (!problem.empty()) throw frames.damaged(frames.frame_offset(), problem);
     }
-    decode_frames(decoder, batches);
+    decode_frames(decoder, batches, check);
 }
 
 template <typename Decoder>
-void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const {
+void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches,
+                                  const EventCheck& check) const {
     SectionReader frames(*this, header_.events);
     uint64_t index = 0;
     std::unique_ptr<EventBatch> batch = batches.take_empty();
@@ -277,7 +295,7 @@ void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const
             batch->count += decoded;
             if (batch->count == EventBatch::kBatchEvents) {
                 batch->bytes_read = frames.frame_offset();
-                batches.put_full(std::move(batch));
+                hand_over(std::move(batch), batches, check);
                 batch = batches.take_empty();
                 if (batch == nullptr) return; // the consumer stopped
             }
@@ -285,12 +303,12 @@ void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const
         if (problem.empty()) problem = decoder.finish_frame();
         if (!problem.empty()) {
             // The events before the damage go first, as a sequential read gives them.
-            batches.put_full(std::move(batch));
+            hand_over(std::move(batch), batches, check);
             throw frames.damaged(frames.frame_offset(), problem);
         }
         batch->bytes_read = frames.offset();
     }
-    if (batch->count != 0) batches.put_full(std::move(batch));
+    if (batch->count != 0) hand_over(std::move(batch), batches, check);
     if constexpr (requires { decoder.finish(); }) {
         if (const std::string problem = decoder.finish(); !problem.empty()) {
             throw frames.damaged(frames.offset(), problem);
@@ -300,7 +318,7 @@ void CompactedDump::decode_frames(Decoder& decoder, EventBatches& batches) const
     batches.finish(nullptr);
 }
 
-void CompactedDump::decode_version_1(EventBatches& batches) const {
+void CompactedDump::decode_version_1(EventBatches& batches, const EventCheck& check) const {
     SectionReader frames(*this, header_.events);
     compact::v1::EventDecoder decoder;
     std::vector<HeapEvent> events;
@@ -317,7 +335,7 @@ void CompactedDump::decode_version_1(EventBatches& batches) const {
             done += n;
             batch->bytes_read =
                 done == events.size() && problem.empty() ? frames.offset() : frames.frame_offset();
-            batches.put_full(std::move(batch));
+            hand_over(std::move(batch), batches, check);
         }
         if (!problem.empty()) throw frames.damaged(frames.frame_offset(), problem);
     }
@@ -333,14 +351,15 @@ void CompactedDump::check_event_count(uint64_t events) const {
 }
 
 void CompactedDump::for_each_event(const std::function<void(std::span<const HeapEvent>)>& visit,
-                                   const std::function<void(uint64_t)>& progress) const {
+                                   const std::function<void(uint64_t)>& progress,
+                                   const EventCheck& check) const {
     EventBatches batches;
-    std::thread decoding([this, &batches] {
+    std::thread decoding([this, &batches, &check] {
         try {
             if (header_.version == 1) {
-                decode_version_1(batches);
+                decode_version_1(batches, check);
             } else {
-                decode_events(batches);
+                decode_events(batches, check);
             }
         } catch (...) {
             batches.finish(std::current_exception());

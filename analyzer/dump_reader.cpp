@@ -524,17 +524,6 @@ size_t DumpReader::first_undefined_stack(std::span<const HeapEvent> events) cons
     return events.size();
 }
 
-void DumpReader::check_and_visit(
-    std::span<const HeapEvent> events,
-    const std::function<void(std::span<const HeapEvent>)>& visit) const {
-    const size_t bad = first_undefined_stack(events);
-    if (bad != events.size()) {
-        if (bad != 0) visit(events.first(bad));
-        throw undefined_stack(events[bad]);
-    }
-    visit(events);
-}
-
 void DumpReader::for_each_event(const std::function<void(const HeapEvent&)>& visit) const {
     for_each_event_batch([&visit](std::span<const HeapEvent> events) {
         for (const HeapEvent& event : events)
@@ -546,9 +535,12 @@ void DumpReader::for_each_event_batch(
     const std::function<void(std::span<const HeapEvent>)>& visit) const {
     if (compacted_) {
         Progress progress("reading dump", compacted_->file_size());
+        // The stacks are checked by the decoding thread, as for a raw dump below.
+        const EventCheck check{
+            [this](std::span<const HeapEvent> events) { return first_undefined_stack(events); },
+            [this](const HeapEvent& event) { return undefined_stack(event); }};
         compacted_->for_each_event(
-            [&](std::span<const HeapEvent> events) { check_and_visit(events, visit); },
-            [&](uint64_t done) { progress.update(done); });
+            visit, [&](uint64_t done) { progress.update(done); }, check);
         return;
     }
     uint64_t total = 0;

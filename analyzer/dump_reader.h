@@ -193,9 +193,6 @@ private:
     DumpError undefined_stack(const HeapEvent& event) const;
     // The index of the first Alloc whose stack the dump does not define; events.size() if none.
     size_t first_undefined_stack(std::span<const HeapEvent> events) const;
-    // Visits events after checking their stacks: the events before a bad one, then throws.
-    void check_and_visit(std::span<const HeapEvent> events,
-                         const std::function<void(std::span<const HeapEvent>)>& visit) const;
     void collect(const Record& record, uint32_t thread_index);
     void collect_leak_scan(const Record& record);
     void match_module_unloads();

@@ -1,13 +1,20 @@
 #include "symbolizer.h"
 
+#include "dwarf_scope_index.h"
+#include "inflated_debug_file.h"
+#include "symbol_cache.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <exception>
+#include <fcntl.h>
+#include <libelf.h>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +22,7 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <tuple>
+#include <unistd.h>
 #include <unordered_map>
 #include <utility>
 
@@ -83,11 +91,62 @@ Dwarf_Die named_declaration(Dwarf_Die* die) {
     return named;
 }
 
+bool is_function_scope(Dwarf_Die* die) {
+    const int tag = dwarf_tag(die);
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+// The two questions about a unit's tree that the frames need, answered from one walk of each
+// unit (DwarfScopeIndex) rather than by libdw's walk from the unit's start on every call; libdw
+// still answers for the units an index cannot stand for.
+class ScopeLookup {
+public:
+    // `die` and the DIEs around it, `die` first and the unit's DIE last.
+    std::vector<Dwarf_Die> enclosing(Dwarf_Die* die) {
+        if (const DwarfScopeIndex* index = unit_of(die)) {
+            if (auto scopes = index->enclosing(die)) return std::move(*scopes);
+        }
+        Dwarf_Die* scopes = nullptr;
+        const int count = dwarf_getscopes_die(die, &scopes);
+        std::unique_ptr<Dwarf_Die, decltype(&std::free)> owner(scopes, &std::free);
+        return count > 0 ? std::vector<Dwarf_Die>(scopes, scopes + count)
+                         : std::vector<Dwarf_Die>{};
+    }
+
+    // The innermost function scope of the unit `cudie` that holds pc.
+    std::optional<Dwarf_Die> innermost_function(Dwarf_Die* cudie, Dwarf_Addr pc) {
+        if (const DwarfScopeIndex* index = unit_of(cudie)) return index->innermost_function(pc);
+        Dwarf_Die* scopes = nullptr;
+        const int count = dwarf_getscopes(cudie, pc, &scopes);
+        std::unique_ptr<Dwarf_Die, decltype(&std::free)> owner(scopes, &std::free);
+        for (int i = 0; i < count; ++i) {
+            if (is_function_scope(&scopes[i])) return scopes[i];
+        }
+        return std::nullopt;
+    }
+
+private:
+    // The index of the unit holding `die`, built on first use; null when it is not usable.
+    const DwarfScopeIndex* unit_of(Dwarf_Die* die) {
+        Dwarf_Die cudie;
+        if (die->cu == nullptr || dwarf_diecu(die, &cudie, nullptr, nullptr) == nullptr) {
+            return nullptr;
+        }
+        const std::pair<const Dwarf*, Dwarf_Off> key{dwarf_cu_getdwarf(die->cu),
+                                                     dwarf_dieoffset(&cudie)};
+        auto [it, inserted] = units_.try_emplace(key);
+        if (inserted) it->second = std::make_unique<DwarfScopeIndex>(&cudie);
+        return it->second->usable() ? it->second.get() : nullptr;
+    }
+
+    std::map<std::pair<const Dwarf*, Dwarf_Off>, std::unique_ptr<DwarfScopeIndex>> units_;
+};
+
 // "ns::Class::" for a declaration nested in namespaces and classes.
-std::string enclosing_scopes(Dwarf_Die* declaration) {
-    Dwarf_Die* scopes = nullptr;
-    const int count = dwarf_getscopes_die(declaration, &scopes);
-    std::unique_ptr<Dwarf_Die, decltype(&std::free)> owner(scopes, &std::free);
+std::string enclosing_scopes(Dwarf_Die* declaration, ScopeLookup& lookup) {
+    std::vector<Dwarf_Die> scopes = lookup.enclosing(declaration);
+    const int count = static_cast<int>(scopes.size());
     std::string prefix;
     for (int i = count - 1; i >= 1; --i) { // [0] is the declaration itself
         const int tag = dwarf_tag(&scopes[i]);
@@ -108,7 +167,7 @@ std::string enclosing_scopes(Dwarf_Die* declaration) {
 // A mangled linkage name demangles to the qualified name with parameters. Functions without
 // one (C, extern "C", and GCC omits it for internal linkage) get DW_AT_name, qualified by the
 // namespaces and classes around its declaration.
-std::string function_name(Dwarf_Die* die) {
+std::string function_name(Dwarf_Die* die, ScopeLookup& lookup) {
     const char* linkage = die_string(die, DW_AT_linkage_name);
     if (linkage == nullptr) linkage = die_string(die, DW_AT_MIPS_linkage_name);
     // Only mangled names say more than DW_AT_name; a C asm label like glibc's
@@ -117,13 +176,7 @@ std::string function_name(Dwarf_Die* die) {
     Dwarf_Die declaration = named_declaration(die);
     const char* name = dwarf_diename(&declaration);
     if (name == nullptr) return {};
-    return enclosing_scopes(&declaration) + name;
-}
-
-bool is_function_scope(Dwarf_Die* die) {
-    const int tag = dwarf_tag(die);
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-           tag == DW_TAG_entry_point;
+    return enclosing_scopes(&declaration, lookup) + name;
 }
 
 // Where an inlined_subroutine was called from, i.e. the position inside its caller.
@@ -150,42 +203,25 @@ void set_call_site(Dwarf_Die* inlined, SymbolizedFrame& caller) {
 // Frames from the DWARF scopes around `pc` (a module-relative DWARF address): the innermost
 // inlined callee first, down to the concrete function. Empty when no function scope holds pc.
 std::vector<SymbolizedFrame> dwarf_frames(Dwarf_Die* cudie, Dwarf_Addr pc,
-                                          const SymbolizedFrame& blank) {
+                                          const SymbolizedFrame& blank, ScopeLookup& lookup) {
     std::vector<SymbolizedFrame> frames;
-    Dwarf_Die* scopes = nullptr;
-    const int scope_count = dwarf_getscopes(cudie, pc, &scopes);
-    std::unique_ptr<Dwarf_Die, decltype(&std::free)> scopes_owner(scopes, &std::free);
-    if (scope_count <= 0) return frames;
+    std::optional<Dwarf_Die> innermost = lookup.innermost_function(cudie, pc);
+    if (!innermost) return frames;
 
-    Dwarf_Die* innermost = nullptr;
-    for (int i = 0; i < scope_count; ++i) {
-        if (is_function_scope(&scopes[i])) {
-            innermost = &scopes[i];
-            break;
-        }
+    // The callers of an inlined instance are the concrete DIEs that enclose it (libdw's
+    // dwarf_getscopes would continue with the scopes of the abstract definition instead).
+    std::vector<Dwarf_Die> chain{*innermost};
+    if (dwarf_tag(&*innermost) == DW_TAG_inlined_subroutine) {
+        std::vector<Dwarf_Die> enclosing = lookup.enclosing(&*innermost);
+        if (!enclosing.empty()) chain = std::move(enclosing);
     }
-    if (innermost == nullptr) return frames;
-
-    // Past an inlined instance, dwarf_getscopes continues with the lexical scopes of the
-    // abstract definition; the callers are the concrete DIEs that enclose the instance.
-    Dwarf_Die* chain = innermost;
-    int chain_length = 1;
-    Dwarf_Die* enclosing = nullptr;
-    if (dwarf_tag(innermost) == DW_TAG_inlined_subroutine) {
-        const int found = dwarf_getscopes_die(innermost, &enclosing);
-        if (found > 0) {
-            chain = enclosing;
-            chain_length = found;
-        }
-    }
-    std::unique_ptr<Dwarf_Die, decltype(&std::free)> enclosing_owner(enclosing, &std::free);
 
     Dwarf_Die* callee_inlined = nullptr; // the inlined instance whose call site is this frame
-    for (int i = 0; i < chain_length; ++i) {
-        Dwarf_Die* scope = &chain[i];
+    for (Dwarf_Die& scope_die : chain) {
+        Dwarf_Die* scope = &scope_die;
         if (!is_function_scope(scope)) continue;
         SymbolizedFrame frame = blank;
-        std::string name = function_name(scope);
+        std::string name = function_name(scope, lookup);
         if (!name.empty()) frame.function = std::move(name);
         if (callee_inlined != nullptr) set_call_site(callee_inlined, frame);
         const bool inlined = dwarf_tag(scope) == DW_TAG_inlined_subroutine;
@@ -222,11 +258,48 @@ struct AddressKeyHash {
     }
 };
 
+// Whether the ELF file open as fd has this build-id note.
+bool has_build_id(int fd, const unsigned char* bits, int length) {
+    std::unique_ptr<Elf, decltype(&elf_end)> elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr), &elf_end);
+    const void* found = nullptr;
+    return elf && dwelf_elf_gnu_build_id(elf.get(), &found) == length &&
+           std::memcmp(found, bits, static_cast<size_t>(length)) == 0;
+}
+
+// Finds separate debug files as libdwfl's standard callback does (/usr/lib/debug/.build-id,
+// then .gnu_debuglink), except that a file under /usr/lib/debug/.build-id with compressed
+// sections is handed over inflated by libdeflate (inflated_debug_file.h), which libdw then
+// reads without inflating anything. (The standard callback cannot be wrapped for this: it
+// keeps the file it opened for the module.) The name stays the real one: the symbol cache
+// records it, and dwz's alternate files are found from it.
+int find_debuginfo(Dwfl_Module* module, void** userdata, const char* module_name, GElf_Addr base,
+                   const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                   char** debuginfo_file_name) {
+    const unsigned char* bits = nullptr;
+    GElf_Addr bits_address = 0;
+    const int length = dwfl_module_build_id(module, &bits, &bits_address);
+    if (length > 1) {
+        const std::string_view id(reinterpret_cast<const char*>(bits), static_cast<size_t>(length));
+        const std::string path =
+            "/usr/lib/debug/.build-id/" + hex(id.substr(0, 1)) + "/" + hex(id.substr(1)) + ".debug";
+        if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+            const int inflated = inflated_debug_copy(fd);
+            ::close(fd);
+            if (inflated >= 0 && has_build_id(inflated, bits, length)) {
+                *debuginfo_file_name = ::strdup(path.c_str());
+                return inflated;
+            }
+            if (inflated >= 0) ::close(inflated);
+        }
+    }
+    return dwfl_standard_find_debuginfo(module, userdata, module_name, base, file_name,
+                                        debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 const Dwfl_Callbacks kOfflineCallbacks = {
     // Never called for modules reported with dwfl_report_elf; set for completeness.
     .find_elf = dwfl_build_id_find_elf,
-    // Finds separate debug files through .gnu_debuglink and /usr/lib/debug/.build-id.
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = nullptr,
 };
@@ -240,8 +313,11 @@ struct Symbolizer::Impl {
     std::vector<OpenedModule> opened;
     std::unordered_map<AddressKey, std::vector<SymbolizedFrame>, AddressKeyHash> cache;
     std::set<std::string> warned;
+    ScopeLookup scopes;
+    SymbolCache symbol_cache;
 
-    explicit Impl(std::vector<ModuleInfo> infos) : modules(std::move(infos)) {
+    Impl(std::vector<ModuleInfo> infos, std::filesystem::path cache_dir)
+        : modules(std::move(infos)), symbol_cache(std::move(cache_dir)) {
         std::stable_sort(
             modules.begin(), modules.end(),
             [](const ModuleInfo& a, const ModuleInfo& b) { return a.start < b.start; });
@@ -353,7 +429,7 @@ struct Symbolizer::Impl {
         std::vector<SymbolizedFrame> frames;
         Dwarf_Addr bias = 0;
         if (Dwarf_Die* cudie = dwfl_module_addrdie(module, pc, &bias)) {
-            frames = dwarf_frames(cudie, pc - bias, blank);
+            frames = dwarf_frames(cudie, pc - bias, blank, scopes);
         }
         if (frames.empty()) frames.push_back(blank);
 
@@ -381,6 +457,21 @@ struct Symbolizer::Impl {
         return frames;
     }
 
+    // Frames that came from DWARF go to the symbol cache, with the file they were read from.
+    void remember(const OpenedModule& opened_module, Dwfl_Module* module, uint64_t relative,
+                  const std::vector<SymbolizedFrame>& frames) {
+        if (!symbol_cache.enabled() || opened_module.build_id.empty()) return;
+        Dwarf_Addr bias = 0;
+        if (dwfl_module_getdwarf(module, &bias) == nullptr) return; // loaded by describe()
+        const char* main_file = nullptr;
+        const char* debug_file = nullptr;
+        dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, &main_file,
+                         &debug_file);
+        const char* source = debug_file != nullptr ? debug_file : main_file;
+        if (source == nullptr) return;
+        symbol_cache.add(opened_module.build_id, source, relative, frames);
+    }
+
     std::vector<SymbolizedFrame> symbolize(uint64_t address, uint64_t time_ns) {
         SymbolizedFrame blank;
         blank.function = kUnknownFunction;
@@ -396,8 +487,21 @@ struct Symbolizer::Impl {
         if (auto hit = cache.find(key); hit != cache.end()) return hit->second;
 
         std::vector<SymbolizedFrame> frames;
-        if (Dwfl_Module* module = open(opened[key.opened])) {
-            frames = describe(module, pc, blank);
+        OpenedModule& opened_module = opened[key.opened];
+        // The file is opened (and its build-id checked) before the cache is asked: a file that
+        // is gone or replaced gives addresses only, cached or not.
+        if (Dwfl_Module* module = open(opened_module)) {
+            const uint64_t relative = address - opened_module.load_bias;
+            if (const auto* cached = symbol_cache.find(opened_module.build_id, relative)) {
+                frames = *cached;
+                for (SymbolizedFrame& frame : frames) {
+                    frame.module = blank.module;
+                    frame.address = blank.address;
+                }
+            } else {
+                frames = describe(module, pc, blank);
+                remember(opened_module, module, relative, frames);
+            }
         } else {
             frames.push_back(blank);
         }
@@ -406,11 +510,17 @@ struct Symbolizer::Impl {
     }
 };
 
-Symbolizer::Symbolizer(std::vector<ModuleInfo> modules)
-    : impl_(std::make_unique<Impl>(std::move(modules))) {
+Symbolizer::Symbolizer(std::vector<ModuleInfo> modules, std::filesystem::path cache_dir)
+    : impl_(std::make_unique<Impl>(std::move(modules), std::move(cache_dir))) {
 }
 
-Symbolizer::~Symbolizer() = default;
+Symbolizer::~Symbolizer() {
+    try {
+        impl_->symbol_cache.save();
+    } catch (const std::exception& error) {
+        spdlog::debug("symbol cache: {}", error.what());
+    }
+}
 
 std::vector<SymbolizedFrame> Symbolizer::symbolize(uint64_t address, uint64_t time_ns) {
     try {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,8 +42,10 @@ struct SymbolizedFrame {
 
 class Symbolizer {
 public:
-    explicit Symbolizer(std::vector<ModuleInfo> modules);
-    ~Symbolizer();
+    // With a cache_dir, symbolized addresses are also looked up in and saved to the symbol
+    // cache there (symbol_cache.h; the reports pass SymbolCache::default_dir()).
+    explicit Symbolizer(std::vector<ModuleInfo> modules, std::filesystem::path cache_dir = {});
+    ~Symbolizer(); // saves the cache's new entries
     Symbolizer(const Symbolizer&) = delete;
     Symbolizer& operator=(const Symbolizer&) = delete;
 

@@ -9,6 +9,7 @@ required=(
     libunwind-dev      # the nongnu libunwind; apt removes LLVM's libunwind-14-dev, which conflicts
     libspdlog-dev nlohmann-json3-dev libdw-dev libcli11-dev libgtest-dev
     libzstd-dev        # compacted dumps
+    libdeflate-dev     # the symbolizer's inflating of compressed debug sections
     libc6-dev          # static libc, for the test that memtrace refuses static binaries
 )
 optional=(clang)

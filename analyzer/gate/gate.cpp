@@ -6,6 +6,7 @@
 #include "reports/leak_report.h"
 #include "reports/stack_frames.h"
 #include "suppressions/default_suppressions.h"
+#include "symbol_cache.h"
 
 #include <cmath>
 #include <spdlog/fmt/fmt.h>
@@ -129,7 +130,7 @@ GateVerdict evaluate(const std::string& dump_path, const GateRules& rules) {
             verdict.counted_kinds.push_back(leak_kind_name(kind));
     }
 
-    Symbolizer symbolizer(reader.modules());
+    Symbolizer symbolizer(reader.modules(), SymbolCache::default_dir());
     for (const KindedSite& kinded : leaks.sites) {
         GateSite site;
         site.stack_id = kinded.stack_id;

@@ -6,6 +6,7 @@
 #include "memory/python_arenas.h"
 #include "reports/dump_facts.h"
 #include "reports/stack_frames.h"
+#include "symbol_cache.h"
 #include "symbolizer.h"
 
 #include <nlohmann/json.hpp>
@@ -262,7 +263,7 @@ void write_arenas_report(const std::string& dump_path, const ArenasOptions& opti
                          std::ostream& out) {
     const DumpReader reader(dump_path);
     const ArenasView view = build(reader);
-    Symbolizer symbolizer(reader.modules());
+    Symbolizer symbolizer(reader.modules(), SymbolCache::default_dir());
     if (options.json) {
         out << dump_json(to_json(reader, view, symbolizer)) << '\n';
     } else {

@@ -2,6 +2,7 @@
 
 #include "reports/dump_facts.h"
 #include "reports/stack_frames.h"
+#include "symbol_cache.h"
 #include "symbolizer.h"
 
 #include <algorithm>
@@ -194,7 +195,7 @@ void write_leak_report(const std::string& dump_path, const LeakReportOptions& op
     // Symbolizing loads debug information: the replay's tables go first, so that the peak of
     // memory is the larger of the two rather than their sum.
     model.drop_blocks();
-    Symbolizer symbolizer(reader.modules());
+    Symbolizer symbolizer(reader.modules(), SymbolCache::default_dir());
     if (options.json) {
         const size_t shown =
             options.top == 0 ? leaks.sites.size() : std::min(options.top, leaks.sites.size());

@@ -4,6 +4,7 @@
 #include "reports/doctor_section.h"
 #include "reports/dump_facts.h"
 #include "reports/stack_frames.h"
+#include "symbol_cache.h"
 #include "symbolizer.h"
 
 #include <algorithm>
@@ -211,7 +212,7 @@ void write_summary_report(const std::string& dump_path, const SummaryReportOptio
     // Symbolizing loads debug information: the replay's tables go first, so that the peak of
     // memory is the larger of the two rather than their sum.
     model.drop_blocks();
-    Symbolizer symbolizer(reader.modules());
+    Symbolizer symbolizer(reader.modules(), SymbolCache::default_dir());
     if (options.json) {
         out << dump_json(to_json(summary, symbolizer)) << '\n';
     } else {

@@ -397,6 +397,10 @@ class Bench:
                                                           str(compacted)]
                 commands["memtrace report (compacted)"] = [str(self.analyzer), "report",
                                                            str(compacted)]
+                # The same with the symbol cache filled by one untimed run first: what a
+                # second report costs (the rows above run without the cache, as a first one).
+                commands["memtrace report (compacted, symbol cache)"] = commands[
+                    "memtrace report (compacted)"]
         elif not dumps:
             result["memtrace_missing"] = "no memtrace dump (the preload wrote none)"
         else:
@@ -405,10 +409,20 @@ class Bench:
             result["heaptrack_trace_bytes"] = traces[0].stat().st_size
             commands["heaptrack_print"] = ["heaptrack_print", str(traces[0])]
         print(f"== analyzers on the {workload} dump/trace of the last repetition", flush=True)
+        symbol_cache = self.tmp / "symbol-cache"
+
+        def env_of(label):
+            env = dict(self.base_env)
+            env["MEMTRACE_SYMBOL_CACHE"] = str(symbol_cache) if "symbol cache" in label else "off"
+            return env
+
+        for label, argv in commands.items():
+            if "symbol cache" in label:
+                self.run(argv, env_of(label), "analyzer.symbol_cache_warmup")
         for rep in range(reps):
             for label, argv in commands.items():
-                tag = "analyzer." + label.replace(" ", "_")
-                s = self.run(argv, dict(self.base_env), tag)
+                tag = "analyzer." + label.replace(" ", "_").replace(",", "")
+                s = self.run(argv, env_of(label), tag)
                 s.output_bytes = (self.logdir / f"{tag}.out").stat().st_size
                 result["runs"].setdefault(label, []).append(s)
                 print(f"  {label:16s} {s.wall_s:7.3f}s  {s.maxrss_kib / 1024:7.1f} MiB"
@@ -649,7 +663,8 @@ def evaluate_targets(workload_rows, micro_rows, analyzer_summary, recorded):
     reference = tools.get("heaptrack_print")
     if reference and reference["wall_s"] and reference["cpu_s"]:
         for label in ("memtrace leaks", "memtrace report", "memtrace leaks (compacted)",
-                      "memtrace report (compacted)"):
+                      "memtrace report (compacted)",
+                      "memtrace report (compacted, symbol cache)"):
             t = tools.get(label)
             if not t or t["wall_s"] is None:
                 continue

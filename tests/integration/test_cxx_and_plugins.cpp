@@ -3,6 +3,7 @@
 #include "integration_test.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace memtrace::integration {
@@ -86,6 +87,34 @@ TEST_F(CxxAndPlugins, NewAndContainersAreNamedDemangled) {
     EXPECT_TRUE(saw_widget && saw_numbers && saw_values && saw_label);
     EXPECT_EQ(own_bytes, 64u + 1000u + 1200u + 201u);
     expect_totals(leaks, own_bytes + other_bytes, 4 + other_blocks);
+}
+
+TEST_F(CxxAndPlugins, SymbolCacheChangesNothingInTheReports) {
+    ProcessResult run = trace("cxx_new");
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    const auto dump = dump_of("cxx_new");
+    const auto cache = dir() / "symbol-cache";
+    // Without the cache, then filling an empty one, then from it.
+    auto analyze = [&](const std::string& command, const std::string& cache_dir) {
+        ProcessSpec spec;
+        spec.argv = {memtrace_exe().string(), command, dump.string(), "--json"};
+        spec.cwd = dir();
+        spec.env_overrides["MEMTRACE_SYMBOL_CACHE"] = cache_dir;
+        ProcessResult result = run_process(spec);
+        EXPECT_EQ(result.exit_code(), 0) << result.describe();
+        return result.out;
+    };
+    for (const std::string command : {"report", "leaks"}) {
+        std::filesystem::remove_all(cache);
+        const std::string uncached = analyze(command, "off");
+        const std::string filling = analyze(command, cache.string());
+        ASSERT_TRUE(std::filesystem::exists(cache)) << command << " saved nothing";
+        EXPECT_FALSE(std::filesystem::is_empty(cache));
+        const std::string cached = analyze(command, cache.string());
+        EXPECT_FALSE(uncached.empty());
+        EXPECT_EQ(filling, uncached) << command;
+        EXPECT_EQ(cached, uncached) << command;
+    }
 }
 
 TEST_F(CxxAndPlugins, UnloadedPluginIsStillNamed) {

@@ -3,6 +3,7 @@
 // described the way the preload records it (dl_iterate_phdr: path, bias, PT_LOAD range,
 // build-id note).
 #include "fixture.h"
+#include "symbol_cache.h"
 #include "symbolizer.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <elf.h>
+#include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <link.h>
@@ -209,6 +211,75 @@ TEST(Symbolizer, InlinedHelperComesFirstWithTheCallSiteInItsCaller) {
         EXPECT_EQ(frame.module, FIXTURE_INLINE_PATH);
         EXPECT_EQ(frame.address, address);
     }
+}
+
+TEST(Symbolizer, SymbolCacheGivesTheSameFramesWithoutDebugInfoAndServesTheNextSymbolizer) {
+    Library library(FIXTURE_INLINE_PATH);
+    ASSERT_TRUE(library.is_open()) << dlerror();
+    auto locate = library.function<void (*)(InlineSites*)>("fixture_inline_locate");
+    ASSERT_NE(locate, nullptr);
+    InlineSites sites{};
+    locate(&sites);
+    const uint64_t address = reinterpret_cast<uint64_t>(sites.helper.return_address);
+    const ModuleInfo module = module_containing(sites.helper.return_address);
+    ASSERT_FALSE(module.build_id.empty());
+    const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                      ("memtrace_symcache_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+
+    std::vector<SymbolizedFrame> fresh;
+    {
+        Symbolizer symbolizer({module}, dir);
+        fresh = symbolizer.symbolize(address, kCaptureTime);
+    } // saved here
+    ASSERT_EQ(fresh.size(), 2u);
+    ASSERT_FALSE(std::filesystem::is_empty(dir));
+
+    // The same module loaded elsewhere (another run): the cache is keyed by the address
+    // relative to the load bias, and the frames carry this run's address.
+    ModuleInfo moved = module;
+    const uint64_t shift = 0x100000000;
+    moved.load_bias += shift;
+    moved.start += shift;
+    moved.end += shift;
+    Symbolizer cached({moved}, dir);
+    const auto again = cached.symbolize(address + shift, kCaptureTime);
+    ASSERT_EQ(again.size(), fresh.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+        EXPECT_EQ(again[i].function, fresh[i].function);
+        EXPECT_EQ(again[i].file, fresh[i].file);
+        EXPECT_EQ(again[i].line, fresh[i].line);
+        EXPECT_EQ(again[i].column, fresh[i].column);
+        EXPECT_EQ(again[i].inlined, fresh[i].inlined);
+        EXPECT_EQ(again[i].module, FIXTURE_INLINE_PATH);
+        EXPECT_EQ(again[i].address, address + shift);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST(Symbolizer, SymbolCacheIsNotAskedForAReplacedFile) {
+    Library library(FIXTURE_O0_PATH);
+    ASSERT_TRUE(library.is_open()) << dlerror();
+    const O0Capture capture = capture_in_o0_fixture(library);
+    const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                      ("memtrace_symcache_replaced_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    // A cache entry for the recorded build-id, which the file on disk no longer has.
+    ModuleInfo replaced = capture.module;
+    replaced.build_id = std::string(20, '\x5b');
+    {
+        SymbolCache cache(dir);
+        SymbolizedFrame frame;
+        frame.function = "from_the_cache";
+        cache.add(replaced.build_id, FIXTURE_O0_PATH, capture.address - replaced.load_bias,
+                  {frame});
+        cache.save();
+    }
+    Symbolizer symbolizer({replaced}, dir);
+    const auto frames = symbolizer.symbolize(capture.address, kCaptureTime);
+    ASSERT_EQ(frames.size(), 1u);
+    expect_address_only(frames[0], FIXTURE_O0_PATH, capture.address);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Symbolizer, SymbolizesALibraryAfterDlcloseFromTheFileOnDisk) {
