@@ -55,6 +55,13 @@ void* realloc_impl(void* old, size_t size) {
         return moved;
     }
     if (!real_known()) return mp::bootstrap_alloc(size);
+    if (mp::sampling_ready() &&
+        !(old && mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(old)))) {
+        // Sampling, and the old block was not recorded: its free needs no record either.
+        void* p = mp::g_real.realloc(old, size);
+        if (p) mp::after_alloc(p, size, AllocFunction::Realloc);
+        return p;
+    }
     const bool record = mp::should_record();
     // What the free of the old block needs is taken before the call: the real realloc may free
     // it (even unmap it), and another thread may get the address back at once.
