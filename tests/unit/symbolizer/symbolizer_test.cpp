@@ -178,13 +178,18 @@ TEST(Symbolizer, NamesMethodOfClassInNamespaceWithFileAndLineOfTheCall) {
     expect_widget_locate(symbolizer.symbolize(capture.address, kCaptureTime), capture);
 }
 
-TEST(Symbolizer, InlinedHelperComesFirstWithTheCallSiteInItsCaller) {
-    Library library(FIXTURE_INLINE_PATH);
+// Runs the inline fixture's locator, which records its call sites.
+void locate_inline_sites(Library& library, InlineSites* sites) {
     ASSERT_TRUE(library.is_open()) << dlerror();
     auto locate = library.function<void (*)(InlineSites*)>("fixture_inline_locate");
     ASSERT_NE(locate, nullptr);
+    locate(sites);
+}
+
+TEST(Symbolizer, InlinedHelperComesFirstWithTheCallSiteInItsCaller) {
+    Library library(FIXTURE_INLINE_PATH);
     InlineSites sites{};
-    locate(&sites);
+    ASSERT_NO_FATAL_FAILURE(locate_inline_sites(library, &sites));
     ASSERT_GT(sites.helper.line, 0);
     ASSERT_GT(sites.outer_line, 0);
     const uint64_t address = reinterpret_cast<uint64_t>(sites.helper.return_address);
@@ -215,11 +220,8 @@ TEST(Symbolizer, InlinedHelperComesFirstWithTheCallSiteInItsCaller) {
 
 TEST(Symbolizer, SymbolCacheGivesTheSameFramesWithoutDebugInfoAndServesTheNextSymbolizer) {
     Library library(FIXTURE_INLINE_PATH);
-    ASSERT_TRUE(library.is_open()) << dlerror();
-    auto locate = library.function<void (*)(InlineSites*)>("fixture_inline_locate");
-    ASSERT_NE(locate, nullptr);
     InlineSites sites{};
-    locate(&sites);
+    ASSERT_NO_FATAL_FAILURE(locate_inline_sites(library, &sites));
     const uint64_t address = reinterpret_cast<uint64_t>(sites.helper.return_address);
     const ModuleInfo module = module_containing(sites.helper.return_address);
     ASSERT_FALSE(module.build_id.empty());
