@@ -275,10 +275,12 @@ namespace {
 // malloc_info budget knows the peak when the first interval snapshot comes.
 void schedule_from(uint64_t now) {
     const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    const uint64_t first_tick = now + interval_ns;
     g_next_watch = now + kWatchLiveNs;
-    __atomic_store_n(&g_next_tick, interval_ns ? now + interval_ns : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_next_tick, interval_ns ? first_tick : 0, __ATOMIC_RELAXED);
     __atomic_store_n(&g_scheduled, true, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_sampler_due, interval_ns ? g_next_watch : UINT64_MAX, __ATOMIC_RELAXED);
+    const uint64_t due = first_tick < g_next_watch ? first_tick : g_next_watch;
+    __atomic_store_n(&g_sampler_due, interval_ns ? due : UINT64_MAX, __ATOMIC_RELAXED);
     __atomic_store_n(&g_sampler_pending, true, __ATOMIC_RELEASE);
 }
 
