@@ -71,9 +71,11 @@ m::Diagnosis diagnose_dump(const DumpReader& reader, const std::vector<m::Memory
     input.sample = doctor_sample(samples);
     input.start_time_ns = reader.header().start_monotonic_ns;
     input.sample_bytes = reader.sample_bytes();
-    // The sampler runs when periodic or signal snapshots are on (docs/configuration.md).
+    // The sampler's thread runs when periodic or signal snapshots are on and a second thread of
+    // the program had events (docs/design.md, "No thread while the program has one").
     input.sampler_thread =
-        reader.header().snapshot_interval_ms != 0 || reader.header().snapshot_signal != 0;
+        (reader.header().snapshot_interval_ms != 0 || reader.header().snapshot_signal != 0) &&
+        reader.thread_count() >= 2;
     for (const m::MemorySample& sample : samples)
         if (sample.process)
             input.max_threads = std::max(input.max_threads, sample.process->threads);
