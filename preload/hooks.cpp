@@ -126,9 +126,7 @@ MEMTRACE_EXPORT void free(void* p) __THROW {
         if (__builtin_expect(mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(p)), 0))
             return free_maybe_sampled(p);
         // As on allocation: the sampler's work, while the program has one thread.
-        if (__builtin_expect(__atomic_load_n(&mp::g_sampler_pending, __ATOMIC_RELAXED), 0) &&
-            (++mp::t_thread.start_check_tick & 15) == 0)
-            return free_with_sampler_work(p);
+        if (mp::sampler_tick(mp::t_thread)) return free_with_sampler_work(p);
         return mp::g_real.free(p);
     }
     free_traced(p);

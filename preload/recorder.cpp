@@ -315,6 +315,12 @@ int64_t draw_sample_distance(ThreadState& thread) {
     return distance < 1.0 ? 1 : static_cast<int64_t>(distance);
 }
 
+// Full tracing: the event's time against the sampler's deadline (sampler.h).
+inline void serve_sampler_if_due(uint64_t time) {
+    if (__builtin_expect(time >= __atomic_load_n(&g_sampler_due, __ATOMIC_RELAXED), 0))
+        sampler_due(time);
+}
+
 [[gnu::noinline]] void sampled_set_overflowed(ThreadState& thread) {
     if (__atomic_exchange_n(&g_sampled_set_full, true, __ATOMIC_ACQ_REL)) return;
     g_sampled.saturate_filter(); // every free now reaches sample_free_slow
@@ -331,8 +337,7 @@ void record_alloc(void* p, size_t size, format::AllocFunction function) {
     count_alloc_event(p, size);
     g_live_map.add(reinterpret_cast<uint64_t>(p), size);
     write_alloc(thread, p, size, function);
-    if (__builtin_expect(thread.event_time >= __atomic_load_n(&g_sampler_due, __ATOMIC_RELAXED), 0))
-        sampler_due(thread.event_time);
+    serve_sampler_if_due(thread.event_time);
     thread.busy = false;
 }
 
@@ -342,8 +347,7 @@ void record_free(void* p, uint64_t usable, uint64_t time) {
     count_free_event(usable);
     write_free(thread, p, time);
     // Frees too, so that a program that only frees for a while still gets its snapshots.
-    if (__builtin_expect(time >= __atomic_load_n(&g_sampler_due, __ATOMIC_RELAXED), 0))
-        sampler_due(time);
+    serve_sampler_if_due(time);
     thread.busy = false;
 }
 

@@ -80,16 +80,19 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // A free whose block may have been sampled (the filter let it through).
 [[gnu::noinline]] void sample_free_slow(void* p);
 
+// Sampling mode's events have no time: full tracing compares each event's time with the
+// sampler's deadline, sampling reads the clock every 16th event while work is pending.
+inline bool sampler_tick(ThreadState& thread) {
+    return __builtin_expect(__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED), 0) &&
+           (++thread.sampler_tick & 15) == 0;
+}
+
 inline void count_down_to_sample_point(ThreadState& thread, void* p, size_t size,
                                        format::AllocFunction function) {
     const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
     thread.sample_countdown = left;
     if (__builtin_expect(left <= 0, 0)) return sample_alloc_slow(p, size, function);
-    // Full tracing compares each event's time with the sampler's deadline; here the clock is
-    // read only every 16th allocation while the sampler has work pending.
-    if (__builtin_expect(__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED), 0) &&
-        (++thread.start_check_tick & 15) == 0)
-        sampler_work_from_sampling();
+    if (sampler_tick(thread)) sampler_work_from_sampling();
 }
 
 inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {

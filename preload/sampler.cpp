@@ -119,6 +119,11 @@ timespec to_timespec(uint64_t ns) {
     return ts;
 }
 
+// MEMTRACE_INTERVAL; 0: no interval snapshots.
+uint64_t interval_setting_ns() {
+    return uint64_t{options().interval_ms} * 1000000;
+}
+
 // How often the sampler looks at the live block count between interval snapshots.
 constexpr uint64_t kWatchLiveNs = 50000000;
 
@@ -126,7 +131,7 @@ void* sampler_main(void*) {
     // Busy for good: whatever this thread allocates (stdio inside malloc_info) is memtrace's.
     t_thread.busy = true;
     pthread_setname_np(pthread_self(), "memtrace");
-    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    const uint64_t interval_ns = interval_setting_ns();
     const uint64_t period = interval_ns ? interval_ns : kHousekeepingNs;
     const uint64_t started = monotonic_ns();
     const uint64_t first_tick = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
@@ -274,7 +279,7 @@ namespace {
 // From the process start (or the fork): the live count is watched from the start, so that the
 // malloc_info budget knows the peak when the first interval snapshot comes.
 void schedule_from(uint64_t now) {
-    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    const uint64_t interval_ns = interval_setting_ns();
     const uint64_t first_tick = now + interval_ns;
     g_next_watch = now + kWatchLiveNs;
     __atomic_store_n(&g_next_tick, interval_ns ? first_tick : 0, __ATOMIC_RELAXED);
@@ -289,7 +294,7 @@ void schedule_from(uint64_t now) {
 void work_inline(uint64_t now) {
     if (__atomic_exchange_n(&g_inline_busy, true, __ATOMIC_ACQUIRE)) return;
     const bool signalled = sem_trywait(&g_wake) == 0;
-    const uint64_t interval_ns = uint64_t{options().interval_ms} * 1000000;
+    const uint64_t interval_ns = interval_setting_ns();
     uint64_t next = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
     if (signalled || (interval_ns && now >= next)) check_signal_still_ours();
     if (signalled) {

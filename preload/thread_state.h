@@ -30,8 +30,8 @@ struct ThreadState {
     // the state of its random generator (0 until the thread's first allocation).
     int64_t sample_countdown;
     uint64_t sample_rng;
-    // Sampling: counts allocations while the sampler has work pending (checked every 16th).
-    uint32_t start_check_tick;
+    // Sampling: counts events while the sampler has work pending (sampler_tick).
+    uint32_t sampler_tick;
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
     ChunkCursor cursor;
