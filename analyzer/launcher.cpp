@@ -1,5 +1,6 @@
 #include "launcher.h"
 
+#include "file_descriptor.h"
 #include "memtrace/dump_format.h"
 #include "memtrace_paths.h"
 
@@ -73,23 +74,6 @@ template <typename T> void write_field_at(int fd, const T& value, off_t offset) 
         throw errno_error("cannot write the dump header");
     }
 }
-
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : fd_(fd) {
-    }
-    ~FileDescriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    int get() const {
-        return fd_;
-    }
-
-private:
-    int fd_;
-};
 
 // Whether an ELF executable of class Ehdr/Phdr names an interpreter (the dynamic loader).
 // std::nullopt when the program headers cannot be read or are not in the expected form.

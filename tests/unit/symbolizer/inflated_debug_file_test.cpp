@@ -1,6 +1,7 @@
 // inflated_debug_copy() on a library built with zlib-compressed debug sections (-gz=zlib): the
 // copy must hold every section libelf itself would inflate, byte for byte, and nothing else
 // may change; files it cannot copy faithfully give -1.
+#include "file_descriptor.h"
 #include "inflated_debug_file.h"
 
 #include <fcntl.h>
@@ -55,23 +56,6 @@ std::vector<Section> read_sections(int fd, size_t* compressed_count) {
     return sections;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {
-    }
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const {
-        return fd_;
-    }
-
-private:
-    int fd_;
-};
-
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -85,9 +69,9 @@ std::string temp_path(const std::string& name) {
 class InflatedDebugCopy : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(InflatedDebugCopy, HoldsTheInflatedSectionsAndEverythingElseUnchanged) {
-    Fd original(::open(FIXTURE_GZ_PATH, O_RDONLY | O_CLOEXEC));
+    FileDescriptor original(::open(FIXTURE_GZ_PATH, O_RDONLY | O_CLOEXEC));
     ASSERT_GE(original.get(), 0);
-    Fd copy(inflated_debug_copy(original.get(), GetParam()));
+    FileDescriptor copy(inflated_debug_copy(original.get(), GetParam()));
     ASSERT_GE(copy.get(), 0);
 
     size_t compressed_before = 0;
@@ -110,7 +94,7 @@ TEST_P(InflatedDebugCopy, HoldsTheInflatedSectionsAndEverythingElseUnchanged) {
 INSTANTIATE_TEST_SUITE_P(Threads, InflatedDebugCopy, ::testing::Values(UINT64_MAX, 0));
 
 TEST(InflatedDebugFile, FilesWithoutCompressedSectionsAreLeftToTheCaller) {
-    Fd plain(::open(FIXTURE_O0_PATH, O_RDONLY | O_CLOEXEC));
+    FileDescriptor plain(::open(FIXTURE_O0_PATH, O_RDONLY | O_CLOEXEC));
     ASSERT_GE(plain.get(), 0);
     EXPECT_EQ(inflated_debug_copy(plain.get()), -1);
 }
@@ -119,7 +103,7 @@ TEST(InflatedDebugFile, DamagedOrForeignFilesGiveNoCopy) {
     const std::string good = read_file(FIXTURE_GZ_PATH);
     ASSERT_GT(good.size(), 4096u);
     // The deflate stream of the largest compressed section, with bytes in its middle changed.
-    Fd original(::open(FIXTURE_GZ_PATH, O_RDONLY | O_CLOEXEC));
+    FileDescriptor original(::open(FIXTURE_GZ_PATH, O_RDONLY | O_CLOEXEC));
     elf_version(EV_CURRENT);
     std::unique_ptr<Elf, decltype(&elf_end)> elf(elf_begin(original.get(), ELF_C_READ, nullptr),
                                                  &elf_end);
@@ -145,7 +129,7 @@ TEST(InflatedDebugFile, DamagedOrForeignFilesGiveNoCopy) {
     for (const auto& [name, content] : cases) {
         const std::string path = temp_path(name);
         std::ofstream(path, std::ios::binary) << content;
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         ASSERT_GE(fd.get(), 0);
         EXPECT_EQ(inflated_debug_copy(fd.get()), -1) << name;
         EXPECT_EQ(inflated_debug_copy(fd.get(), 0), -1) << name << ", two threads";
