@@ -7,6 +7,7 @@
 namespace memtrace::preload {
 
 constinit EventClock g_event_clock{};
+constinit uint64_t g_record_epoch = 0;
 
 namespace {
 

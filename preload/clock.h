@@ -44,11 +44,51 @@ inline uint64_t tsc_to_ns(uint64_t tsc) {
     return clock.ns_origin + static_cast<uint64_t>((ticks * clock.ns_per_tick_q32) >> 32);
 }
 
-// The time of an allocation. A bare RDTSC may execute before earlier instructions complete;
-// callers sample it after unwinding, long after the allocator's loads that found the block.
-inline uint64_t event_time_ns() {
+// The fine clock: the TSC where it can be used, else CLOCK_MONOTONIC. A bare RDTSC may execute
+// before earlier instructions complete; an allocation samples it after unwinding, long after
+// the allocator's loads that found the block.
+inline uint64_t fine_time_ns() {
     if (__builtin_expect(!g_event_clock.use_tsc, 0)) return monotonic_ns();
     return tsc_to_ns(__rdtsc());
+}
+
+// Counts records other than events (snapshots, notes, the module map): an event that follows
+// one must not reuse a fine time from before it (see ThreadClock).
+extern uint64_t g_record_epoch;
+
+// The time of a record that is not an allocation or a free.
+inline uint64_t record_time_ns() {
+    __atomic_add_fetch(&g_record_epoch, 1, __ATOMIC_RELAXED);
+    return fine_time_ns();
+}
+
+// While the program has one thread no event needs ordering against another thread's, so an
+// event's time only has to be monotonic, near, and after every record written before it: the
+// fine clock is read when the kernel's coarse clock (a vDSO read of a variable the timer tick
+// updates) or g_record_epoch has moved since the thread last read it, and that value is reused
+// until then. An RDTSC cost tens of nanoseconds per event on the virtual machines measured
+// (docs/performance.md); the coarse read costs a few.
+struct ThreadClock {
+    uint64_t coarse; // the coarse clock at the last fine read
+    uint64_t epoch;  // g_record_epoch then
+    uint64_t fine;   // that fine read
+};
+
+inline uint64_t coarse_monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+inline uint64_t single_thread_time_ns(ThreadClock& clock) {
+    const uint64_t coarse = coarse_monotonic_ns();
+    const uint64_t epoch = __atomic_load_n(&g_record_epoch, __ATOMIC_RELAXED);
+    if (__builtin_expect(coarse != clock.coarse || epoch != clock.epoch, 0)) {
+        clock.coarse = coarse;
+        clock.epoch = epoch;
+        clock.fine = fine_time_ns();
+    }
+    return clock.fine;
 }
 
 // The time of a free. LFENCE first: the read must not run ahead of the loads that obtained the

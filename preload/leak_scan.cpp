@@ -60,7 +60,7 @@ private:
 
 bool write_summary(const f::LeakScanSummary& summary) {
     ChunkCursor& cursor = t_thread.cursor;
-    const uint64_t now = event_time_ns();
+    const uint64_t now = record_time_ns();
     uint8_t* out = chunk_reserve(cursor, f::kMaxLeakScanSummaryRecord, now);
     if (!out) return false;
     chunk_commit(cursor, f::encode_leak_scan_summary(out, chunk_time_delta(cursor, now), summary));
@@ -69,7 +69,7 @@ bool write_summary(const f::LeakScanSummary& summary) {
 
 bool write_note(const NoteText& text) {
     ChunkCursor& cursor = t_thread.cursor;
-    const uint64_t now = event_time_ns();
+    const uint64_t now = record_time_ns();
     uint8_t* out =
         chunk_reserve(cursor, static_cast<uint32_t>(f::note_record_size(text.length())), now);
     if (!out) return false;
@@ -80,7 +80,7 @@ bool write_note(const NoteText& text) {
 
 bool write_blocks(const uint64_t* addresses, const f::BlockKind* kinds, uint32_t count) {
     ChunkCursor& cursor = t_thread.cursor;
-    const uint64_t now = event_time_ns();
+    const uint64_t now = record_time_ns();
     const auto room = static_cast<uint32_t>(f::leak_scan_blocks_record_size(count));
     uint8_t* out = chunk_reserve(cursor, room, now);
     if (!out) return false;

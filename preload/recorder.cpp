@@ -107,7 +107,7 @@ bool start_dump(bool fork_child) {
         diagnose("cannot create the dump", options().output_template, error);
         return false;
     }
-    const uint64_t now = event_time_ns();
+    const uint64_t now = record_time_ns();
     write_process_info(now);
     module_map_rescan(now);
     snapshot_signal_note_if_taken(now);
@@ -159,7 +159,7 @@ void after_fork_in_child() {
         set_state(State::Stopped);
         return;
     }
-    sampler_after_fork_in_child(event_time_ns());
+    sampler_after_fork_in_child(record_time_ns());
 }
 
 } // namespace
@@ -207,13 +207,29 @@ void initialize() {
     set_state(State::Ready);
 }
 
+namespace {
+
+// While this is the only thread with events. A second thread counts itself before it takes the
+// time of its first event, so an event of this thread that follows one of the other's (through
+// whatever synchronization handed over the block) sees the count and reads the fine clock.
+inline bool only_thread_with_events(const ThreadState& thread) {
+    return __atomic_load_n(&g_event_threads, __ATOMIC_RELAXED) == 1 && thread.size_classes;
+}
+
+} // namespace
+
 uint64_t now_for_free() {
     // The fence orders the clock after the loads that brought the pointer from another thread.
     // While one thread has events, no pointer came from another one, and its own records keep
-    // their order in its chunk (times never decrease there): the fence's wait is saved.
-    if (__atomic_load_n(&g_event_threads, __ATOMIC_RELAXED) == 1 && t_thread.size_classes)
-        return event_time_ns();
+    // their order in its chunk (times never decrease there): neither the fence nor a fine time
+    // is needed.
+    ThreadState& thread = t_thread;
+    if (only_thread_with_events(thread)) return single_thread_time_ns(thread.clock);
     return ordered_event_time_ns();
+}
+
+uint64_t now_for_alloc(ThreadState& thread) {
+    return only_thread_with_events(thread) ? single_thread_time_ns(thread.clock) : fine_time_ns();
 }
 
 bool program_has_one_thread() {
@@ -238,7 +254,7 @@ namespace {
     const uint32_t depth = capture_stack(thread.frames, options().depth, &truncated);
     // Sampled after unwinding: by then the allocator's loads that found this block are long
     // complete, so the unserialized TSC read cannot precede the free that released the block.
-    thread.event_time = time ? time : event_time_ns();
+    thread.event_time = time ? time : now_for_alloc(thread);
     return depth ? g_stacks.intern(thread.frames, depth, truncated, emit_stack).id
                  : format::kNoStack;
 }
@@ -274,7 +290,7 @@ namespace {
 
 void write_note(ThreadState& thread, const char* text) {
     const auto length = static_cast<uint32_t>(strlen(text));
-    const uint64_t now = event_time_ns();
+    const uint64_t now = record_time_ns();
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out =
         chunk_reserve(cursor, static_cast<uint32_t>(format::note_record_size(length)), now);
@@ -393,7 +409,7 @@ void sample_alloc_slow(void* p, size_t size, format::AllocFunction function) {
 void sampler_work_from_sampling() {
     if (t_thread.busy) return; // a free inside memtrace's own work
     BusyScope busy;            // a snapshot or the thread's start allocates
-    sampler_due(event_time_ns());
+    sampler_due(fine_time_ns());
 }
 
 void sample_free_slow(void* p) {
@@ -493,7 +509,7 @@ void record_remap(void* old_address, size_t old_length, void* new_address, size_
 void on_dlopen_or_dlclose() {
     if (!should_record()) return;
     BusyScope busy;
-    module_map_rescan(event_time_ns());
+    module_map_rescan(record_time_ns());
 }
 
 // The end fields are written whenever a dump exists, even after recording stopped.

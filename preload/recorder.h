@@ -54,7 +54,9 @@ inline SizeClassBlock* thread_size_classes() {
     return __builtin_expect(block != nullptr, 1) ? block : thread_size_classes_slow();
 }
 
+// Event times: a free's (before the block goes back) and an allocation's (after unwinding).
 uint64_t now_for_free();
+uint64_t now_for_alloc(ThreadState& thread);
 
 // At most one thread of the program has had an event so far.
 bool program_has_one_thread();

@@ -109,7 +109,7 @@ void check_signal_still_ours() {
     if (format::FileHeader* header = dump_header())
         __atomic_store_n(&header->snapshot_signal, 0u, __ATOMIC_RELEASE);
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Ready))
-        write_taken_note(event_time_ns());
+        write_taken_note(record_time_ns());
 }
 
 timespec to_timespec(uint64_t ns) {

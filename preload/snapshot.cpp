@@ -106,7 +106,7 @@ bool take_snapshot(format::SnapshotTrigger trigger, const char* label, uint32_t 
     bool written = false;
     if (!__atomic_load_n(&g_closed, __ATOMIC_ACQUIRE) && recording()) {
         // The snapshot's time is taken first: the figures describe the moment just after it.
-        const uint64_t now = event_time_ns();
+        const uint64_t now = record_time_ns();
         written = write_snapshot_mark(now, trigger, label, label_length) &&
                   write_process_figures(now, trigger);
     }
@@ -124,7 +124,7 @@ void watch_live_blocks() {
 bool take_exit_snapshot() {
     const bool locked = lock_with_timeout(kCloseWaitNs);
     __atomic_store_n(&g_closed, true, __ATOMIC_RELEASE);
-    const uint64_t now = event_time_ns();
+    const uint64_t now = record_time_ns();
     static constexpr char kLabel[] = "exit";
     bool written =
         write_snapshot_mark(now, format::SnapshotTrigger::Exit, kLabel, sizeof(kLabel) - 1);

@@ -2,6 +2,7 @@
 // (the library is preloaded, so its TLS is part of the static block).
 #pragma once
 
+#include "clock.h"
 #include "memtrace/dump_format.h"
 
 #include <stdint.h>
@@ -34,6 +35,7 @@ struct ThreadState {
     uint32_t sampler_tick;
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
+    ThreadClock clock; // event times while the program has one thread
     ChunkCursor cursor;
     SizeClassBlock* size_classes; // this thread's counters; null until its first event
     uint64_t frames[format::kMaxStackDepth + 16];
