@@ -74,16 +74,17 @@ struct ThreadClock {
     uint64_t fine;   // that fine read
 };
 
+// 0 if the kernel has no such clock (then every event reads the fine clock).
 inline uint64_t coarse_monotonic_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    timespec ts{};
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return 0;
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 inline uint64_t single_thread_time_ns(ThreadClock& clock) {
     const uint64_t coarse = coarse_monotonic_ns();
     const uint64_t epoch = __atomic_load_n(&g_record_epoch, __ATOMIC_RELAXED);
-    if (__builtin_expect(coarse != clock.coarse || epoch != clock.epoch, 0)) {
+    if (__builtin_expect(coarse != clock.coarse || epoch != clock.epoch || coarse == 0, 0)) {
         clock.coarse = coarse;
         clock.epoch = epoch;
         clock.fine = fine_time_ns();
