@@ -27,7 +27,12 @@ bool chunk_refill(ChunkCursor& cursor, uint32_t room, uint64_t now) {
         cursor.thread_index = __atomic_add_fetch(&g_thread_count, 1, __ATOMIC_RELAXED);
     }
     // The thread's full chunk (of this dump: a fork child's inherited cursor is not) is done.
-    if (cursor.generation == generation && cursor.header) dump_release_chunk(cursor.header);
+    // Its next one starts no earlier: the reader orders a thread's chunks by time, and an
+    // event's time may be a reused one older than the last record's (clock.h, ThreadClock).
+    if (cursor.generation == generation && cursor.header) {
+        dump_release_chunk(cursor.header);
+        if (now < cursor.last_time) now = cursor.last_time;
+    }
     const auto tid = static_cast<uint32_t>(syscall(SYS_gettid));
     format::ChunkHeader* chunk = dump_new_chunk(room, cursor.thread_index, tid, now);
     if (!chunk) {

@@ -62,12 +62,12 @@ inline uint64_t record_time_ns() {
     return fine_time_ns();
 }
 
-// While the program has one thread no event needs ordering against another thread's, so an
-// event's time only has to be monotonic, near, and after every record written before it: the
-// fine clock is read when the kernel's coarse clock (a vDSO read of a variable the timer tick
-// updates) or g_record_epoch has moved since the thread last read it, and that value is reused
-// until then. An RDTSC cost tens of nanoseconds per event on the virtual machines measured
-// (docs/performance.md); the coarse read costs a few.
+// An event that no other thread's event on the same address can have to precede (the recorder
+// decides which) needs a time that is only monotonic, near, and after every record written
+// before it: the fine clock is read when the kernel's coarse clock (a vDSO read of a variable
+// the timer tick updates) or g_record_epoch has moved since the thread last read it, and that
+// value is reused until then. An RDTSC cost tens of nanoseconds per event on the virtual
+// machines measured (docs/performance.md); the coarse read costs a few.
 struct ThreadClock {
     uint64_t coarse; // the coarse clock at the last fine read
     uint64_t epoch;  // g_record_epoch then
@@ -81,7 +81,13 @@ inline uint64_t coarse_monotonic_ns() {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-inline uint64_t single_thread_time_ns(ThreadClock& clock) {
+// A fine time the thread read for an event of its own: later reused times are no older.
+inline uint64_t thread_clock_keep(ThreadClock& clock, uint64_t fine) {
+    clock.fine = fine;
+    return fine;
+}
+
+inline uint64_t thread_clock_ns(ThreadClock& clock) {
     const uint64_t coarse = coarse_monotonic_ns();
     const uint64_t epoch = __atomic_load_n(&g_record_epoch, __ATOMIC_RELAXED);
     if (__builtin_expect(coarse != clock.coarse || epoch != clock.epoch || coarse == 0, 0)) {

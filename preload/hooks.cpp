@@ -226,7 +226,7 @@ MEMTRACE_EXPORT void* mmap64(void* address, size_t length, int prot, int flags, 
 MEMTRACE_EXPORT int munmap(void* address, size_t length) __THROW {
     // Every successful munmap is recorded (the reader keeps only what intersects a Map).
     const bool record = mp::should_record();
-    const uint64_t before = record ? mp::now_for_free() : 0;
+    const uint64_t before = record ? mp::now_for_free(nullptr) : 0;
     const int rc = real_known() && mp::g_real.munmap ? mp::g_real.munmap(address, length)
                                                      : mp::raw_munmap(address, length);
     if (rc == 0 && record) mp::record_unmap(address, length, before);
@@ -243,7 +243,7 @@ MEMTRACE_EXPORT void* mremap(void* old_address, size_t old_length, size_t new_le
         va_end(args);
     }
     const bool record = mp::should_record();
-    const uint64_t before = record ? mp::now_for_free() : 0;
+    const uint64_t before = record ? mp::now_for_free(nullptr) : 0;
     void* p = real_known() && mp::g_real.mremap
                   ? mp::g_real.mremap(old_address, old_length, new_length, flags, wanted)
                   : mp::raw_mremap(old_address, old_length, new_length, flags, wanted);

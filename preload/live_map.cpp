@@ -24,7 +24,8 @@ uint8_t* LiveMap::create_leaf(uint64_t address) {
     if (!leaf) {
         const uint32_t slot = leaf_count_;
         // memtrace's own memory: the scan does not read the map as a root.
-        if (slot < kMaxLeaves) leaf = static_cast<uint8_t*>(reserve_pages(kLeafBytes + kLeafPages));
+        if (slot < kMaxLeaves)
+            leaf = static_cast<uint8_t*>(reserve_pages(2 * kLeafBytes + kLeafPages));
         if (leaf) {
             __atomic_store_n(&leaves_[region], leaf, __ATOMIC_RELEASE);
             __atomic_store_n(&leaf_regions_[slot], static_cast<uint32_t>(region + 1),

@@ -11,7 +11,9 @@
 // other block can start while it lives. The map is two-level: a leaf covers 256 MiB of address
 // space and is reserved (not committed) on the first block there, so it costs 1/16 (or 1/8) of
 // the heap's touched pages. A leaf also has one byte per page of map, set by every add,
-// so that the scan reads only the map pages that ever held a block.
+// so that the scan reads only the map pages that ever held a block. After those, one byte per
+// granule holds the tag of the thread that last allocated or freed a block starting there
+// (thread_tags.h), written only while the program has more than one thread.
 //
 // Blocks are added after the real allocator returned them and taken before they go back, so a
 // granule's byte has one writer at a time: the allocator's own synchronization orders them.
@@ -76,6 +78,18 @@ public:
         return take_size(map, granule, address) + 1;
     }
 
+    // Puts the calling thread's tag on the granule at address; returns the tag it replaced
+    // (kNoThreadTag when unknown). Like add and take, ordered by the allocator.
+    uint8_t exchange_tag(uint64_t address, uint8_t tag) {
+        if (!on_) return 0;
+        uint8_t* map = leaf_for(address);
+        if (!map) return 0;
+        uint8_t* slot = map + kLeafBytes + kLeafPages + ((address & kRegionMask) >> shift_);
+        const uint8_t previous = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        __atomic_store_n(slot, tag, __ATOMIC_RELAXED);
+        return previous;
+    }
+
     // False once a block could not be entered (an address beyond the map, a misaligned block,
     // no memory for a leaf): the scan must not trust the map then.
     bool complete() const {
@@ -122,7 +136,8 @@ private:
 
     bool on_ = false;
     unsigned shift_ = 4;
-    // A leaf: kLeafBytes of map, then kLeafPages bytes saying which map pages were written.
+    // A leaf: kLeafBytes of map, kLeafPages bytes saying which map pages were written, then
+    // kLeafBytes of thread tags.
     uint8_t* leaves_[kRegionCount] = {};
     // Regions that have a leaf, + 1 (0: a slot being filled), in creation order.
     uint32_t leaf_regions_[kMaxLeaves] = {};

@@ -16,6 +16,7 @@
 #include "size_class_counters.h"
 #include "snapshot.h"
 #include "stack_table.h"
+#include "thread_tags.h"
 #include "unwinder.h"
 
 #include <math.h>
@@ -141,6 +142,7 @@ void after_fork_in_parent() {
 void after_fork_in_child() {
     snapshot_unlock_after_fork(true);
     g_live_map.reset_lock_after_fork();
+    thread_tags_off_after_fork();
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != static_cast<int>(State::Ready)) return;
     BusyScope busy;
     dump_forget_after_fork();
@@ -186,6 +188,7 @@ void initialize() {
         return;
     }
     size_class_counters_init();
+    thread_tags_init();
     if (options().sample_bytes && !g_sampled.init(kSampledSlotsLog2)) {
         diagnose("cannot reserve memory for the sampled-address set", nullptr, 0);
         set_state(State::Stopped);
@@ -209,27 +212,38 @@ void initialize() {
 
 namespace {
 
-// While this is the only thread with events. A second thread counts itself before it takes the
-// time of its first event, so an event of this thread that follows one of the other's (through
-// whatever synchronization handed over the block) sees the count and reads the fine clock.
-inline bool only_thread_with_events(const ThreadState& thread) {
-    return __atomic_load_n(&g_event_threads, __ATOMIC_RELAXED) == 1 && thread.size_classes;
+// Whether the event at p needs no fine time: no event of another thread on that address can
+// have to be ordered before it (docs/design.md, "Event times"). While this is the only thread
+// with events, none can: a second thread counts itself before it times its first event, so an
+// event here that follows one of the other's (through whatever synchronization handed over
+// the block) sees the count. From then on every event puts its thread's tag on the live map
+// at p (kNoThreadTag for a thread without one, so that a tag given back and taken again by a
+// new thread is not left on a granule the old thread touched later), and the tag it replaced
+// tells whether this thread was the last to allocate or free a block there. A granule not
+// touched since reads kNoThreadTag, which matches no thread.
+inline bool event_is_own(ThreadState& thread, void* p) {
+    if (__atomic_load_n(&g_event_threads, __ATOMIC_RELAXED) == 1 && thread.size_classes)
+        return true;
+    if (!p) return false;
+    const uint8_t tag = thread.tag;
+    return g_live_map.exchange_tag(reinterpret_cast<uint64_t>(p), tag) == tag &&
+           tag != kNoThreadTag;
 }
 
 } // namespace
 
-uint64_t now_for_free() {
+uint64_t now_for_free(void* p) {
     // The fence orders the clock after the loads that brought the pointer from another thread.
-    // While one thread has events, no pointer came from another one, and its own records keep
-    // their order in its chunk (times never decrease there): neither the fence nor a fine time
-    // is needed.
+    // A block this thread allocated came from no other (its own records keep their order in
+    // its chunk, whose times never decrease): neither the fence nor a fine time is needed.
     ThreadState& thread = t_thread;
-    if (only_thread_with_events(thread)) return single_thread_time_ns(thread.clock);
-    return ordered_event_time_ns();
+    if (event_is_own(thread, p)) return thread_clock_ns(thread.clock);
+    return thread_clock_keep(thread.clock, ordered_event_time_ns());
 }
 
-uint64_t now_for_alloc(ThreadState& thread) {
-    return only_thread_with_events(thread) ? single_thread_time_ns(thread.clock) : fine_time_ns();
+uint64_t now_for_alloc(ThreadState& thread, void* p) {
+    if (event_is_own(thread, p)) return thread_clock_ns(thread.clock);
+    return thread_clock_keep(thread.clock, fine_time_ns());
 }
 
 bool program_has_one_thread() {
@@ -239,6 +253,7 @@ bool program_has_one_thread() {
 SizeClassBlock* thread_size_classes_slow() {
     BusyScope busy; // may map memory and register the thread-exit key
     SizeClassBlock* block = size_class_block_slow();
+    if (block && t_thread.tag == kNoThreadTag) t_thread.tag = thread_tag_acquire();
     // With a second thread glibc locks its arenas anyway: the sampler's thread costs no more.
     if (block && __atomic_add_fetch(&g_event_threads, 1, __ATOMIC_RELAXED) == 2)
         sampler_start_soon();
@@ -248,13 +263,15 @@ SizeClassBlock* thread_size_classes_slow() {
 namespace {
 
 // Unwinds the calling thread, then sets the event time (if `time` is 0, the clock is read after
-// unwinding) and interns the stack. Called with the thread busy.
-[[gnu::always_inline]] inline uint32_t capture_current_stack(ThreadState& thread, uint64_t time) {
+// unwinding; `block` is the new block, if the event is an allocation) and interns the stack.
+// Called with the thread busy.
+[[gnu::always_inline]] inline uint32_t capture_current_stack(ThreadState& thread, uint64_t time,
+                                                             void* block) {
     bool truncated = false;
     const uint32_t depth = capture_stack(thread.frames, options().depth, &truncated);
     // Sampled after unwinding: by then the allocator's loads that found this block are long
     // complete, so the unserialized TSC read cannot precede the free that released the block.
-    thread.event_time = time ? time : now_for_alloc(thread);
+    thread.event_time = time ? time : now_for_alloc(thread, block);
     return depth ? g_stacks.intern(thread.frames, depth, truncated, emit_stack).id
                  : format::kNoStack;
 }
@@ -262,7 +279,7 @@ namespace {
 // The Alloc record with its stack; the counting is the caller's.
 [[gnu::always_inline]] inline void write_alloc(ThreadState& thread, void* p, size_t size,
                                                format::AllocFunction function) {
-    const uint32_t stack_id = capture_current_stack(thread, 0);
+    const uint32_t stack_id = capture_current_stack(thread, 0, p);
     const uint64_t now = thread.event_time;
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxAllocRecord, now);
@@ -419,7 +436,7 @@ void sample_free_slow(void* p) {
         !__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED))
         return;
     thread.busy = true;
-    write_free(thread, p, now_for_free());
+    write_free(thread, p, now_for_free(p));
     thread.busy = false;
 }
 
@@ -431,7 +448,7 @@ PendingFree free_begin(void* p) {
         pending.record = g_sampled.remove(reinterpret_cast<uint64_t>(p)) ||
                          __atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED);
     }
-    if (pending.record) pending.time = now_for_free();
+    if (pending.record) pending.time = now_for_free(p);
     return pending;
 }
 
@@ -448,6 +465,8 @@ void free_abort(void* p, const PendingFree& pending) {
     ThreadState& thread = t_thread;
     thread.busy = true; // the map may take its lock for a new leaf
     if (pending.live_entry) g_live_map.add(reinterpret_cast<uint64_t>(p), pending.live_entry - 1);
+    // free_begin put this thread's tag on it: a block still live, perhaps another thread's.
+    g_live_map.exchange_tag(reinterpret_cast<uint64_t>(p), kNoThreadTag);
     if (g_sample_bytes && pending.record &&
         !__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED) &&
         !g_sampled.insert(reinterpret_cast<uint64_t>(p)))
@@ -458,7 +477,7 @@ void free_abort(void* p, const PendingFree& pending) {
 void record_map(void* address, size_t length, int prot, int flags) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    const uint32_t stack_id = capture_current_stack(thread, 0);
+    const uint32_t stack_id = capture_current_stack(thread, 0, nullptr);
     const uint64_t now = thread.event_time;
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxMemoryMapRecord, now);
@@ -492,7 +511,7 @@ void record_remap(void* old_address, size_t old_length, void* new_address, size_
                   uint64_t time) {
     ThreadState& thread = t_thread;
     thread.busy = true;
-    const uint32_t stack_id = capture_current_stack(thread, time);
+    const uint32_t stack_id = capture_current_stack(thread, time, nullptr);
     ChunkCursor& cursor = thread.cursor;
     uint8_t* out = chunk_reserve(cursor, format::kMaxMemoryMapRecord, time);
     if (out) {

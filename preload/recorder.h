@@ -55,8 +55,9 @@ inline SizeClassBlock* thread_size_classes() {
 }
 
 // Event times: a free's (before the block goes back) and an allocation's (after unwinding).
-uint64_t now_for_free();
-uint64_t now_for_alloc(ThreadState& thread);
+// `p` is the block (nullptr for a mapping).
+uint64_t now_for_free(void* p);
+uint64_t now_for_alloc(ThreadState& thread, void* p);
 
 // At most one thread of the program has had an event so far.
 bool program_has_one_thread();
@@ -144,7 +145,7 @@ inline void before_free(void* p) {
         const uint64_t usable = usable_size(p);
         // Also before the fence, for the same reason: its map byte is often a miss too.
         g_live_map.take(reinterpret_cast<uint64_t>(p));
-        record_free(p, usable, now_for_free());
+        record_free(p, usable, now_for_free(p));
     }
 }
 

@@ -35,7 +35,8 @@ struct ThreadState {
     uint32_t sampler_tick;
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
-    ThreadClock clock; // event times while the program has one thread
+    ThreadClock clock; // event times that need no fine clock
+    uint8_t tag;       // thread_tags.h; kNoThreadTag until the first event
     ChunkCursor cursor;
     SizeClassBlock* size_classes; // this thread's counters; null until its first event
     uint64_t frames[format::kMaxStackDepth + 16];

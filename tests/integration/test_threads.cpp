@@ -45,5 +45,25 @@ TEST_F(Threads, TwoHundredConcurrentThreads) {
     EXPECT_EQ(report.at("anomalies").at("replaced_blocks").get<uint64_t>(), 0u);
 }
 
+// Event times are fine only where another thread's event on the same block may precede (the
+// live map's thread tags, docs/design.md "Event times"); here almost every block crosses.
+TEST_F(Threads, BlocksHandedBetweenThreadsReplayInOrder) {
+    ProcessResult run = trace("handoff_threads", {}, 120s);
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    json leaks = leaks_json(dump_of("handoff_threads")).json;
+    expect_end(leaks, "exit", true, 0, std::nullopt);
+    // Thread i leaks 1000 + i bytes; nothing else is left.
+    expect_totals(leaks, 4 * 1000 + 0 + 1 + 2 + 3, 4);
+    // One site for the producers' leaks, one for the consumers'.
+    expect_site_functions(leaks, {"leak_one", "leak_one"});
+
+    json report = report_json(dump_of("handoff_threads")).json;
+    // 2 pairs x 100,000 handoffs each way, the leaks, and glibc's TLS vector of each thread.
+    EXPECT_EQ(report.at("totals").at("allocations").get<uint64_t>(), 2u * 2u * 100000u + 4u + 4u);
+    EXPECT_EQ(report.at("totals").at("frees").get<uint64_t>(), 2u * 2u * 100000u + 4u);
+    EXPECT_EQ(report.at("anomalies").at("unknown_frees").get<uint64_t>(), 0u);
+    EXPECT_EQ(report.at("anomalies").at("replaced_blocks").get<uint64_t>(), 0u);
+}
+
 } // namespace
 } // namespace memtrace::integration

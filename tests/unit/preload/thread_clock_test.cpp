@@ -23,13 +23,13 @@ TEST(ThreadClock, ReusesOneFineReadWithinACoarseTick) {
     mp::ThreadClock clock{};
     next_coarse_tick();
     // Two reads right after a tick: the next one is milliseconds away.
-    const uint64_t first = mp::single_thread_time_ns(clock);
-    const uint64_t second = mp::single_thread_time_ns(clock);
+    const uint64_t first = mp::thread_clock_ns(clock);
+    const uint64_t second = mp::thread_clock_ns(clock);
     if (mp::coarse_monotonic_ns() == clock.coarse) {
         EXPECT_EQ(second, first);
     }
     next_coarse_tick();
-    EXPECT_GT(mp::single_thread_time_ns(clock), first);
+    EXPECT_GT(mp::thread_clock_ns(clock), first);
 }
 
 TEST(ThreadClock, StaysBetweenTheCoarseAndTheFineClock) {
@@ -37,7 +37,7 @@ TEST(ThreadClock, StaysBetweenTheCoarseAndTheFineClock) {
     uint64_t previous = 0;
     for (int i = 0; i < 100000; ++i) {
         const uint64_t coarse = mp::coarse_monotonic_ns();
-        const uint64_t time = mp::single_thread_time_ns(clock);
+        const uint64_t time = mp::thread_clock_ns(clock);
         const uint64_t fine = mp::fine_time_ns();
         ASSERT_GE(time, coarse);
         ASSERT_LE(time, fine);
@@ -49,9 +49,9 @@ TEST(ThreadClock, StaysBetweenTheCoarseAndTheFineClock) {
 TEST(ThreadClock, AnEventAfterAnotherRecordIsTimedAfterIt) {
     mp::ThreadClock clock{};
     next_coarse_tick();
-    const uint64_t before = mp::single_thread_time_ns(clock);
+    const uint64_t before = mp::thread_clock_ns(clock);
     const uint64_t record = mp::record_time_ns(); // a snapshot, say
-    const uint64_t after = mp::single_thread_time_ns(clock);
+    const uint64_t after = mp::thread_clock_ns(clock);
     EXPECT_GE(record, before);
     EXPECT_GT(after, record); // without the epoch it would still be `before`
 }
