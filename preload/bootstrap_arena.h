@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 namespace memtrace::preload {
 
@@ -16,8 +17,9 @@ extern unsigned char g_bootstrap_arena[kBootstrapArenaSize];
 
 // Inline: every free() asks.
 inline bool bootstrap_owns(const void* p) {
-    const auto* byte = static_cast<const unsigned char*>(p);
-    return byte >= g_bootstrap_arena && byte < g_bootstrap_arena + kBootstrapArenaSize;
+    // One comparison: below the arena wraps around to a large offset.
+    return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(g_bootstrap_arena) <
+           kBootstrapArenaSize;
 }
 // The size requested for a block from bootstrap_alloc.
 size_t bootstrap_size(const void* p);

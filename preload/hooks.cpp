@@ -91,22 +91,48 @@ void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size)
 
 } // namespace
 
-MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
+namespace {
+
+[[gnu::noinline]] void* malloc_general(size_t size) {
     if (!real_known()) return mp::bootstrap_alloc(size);
     void* p = mp::g_real.malloc(size);
     if (p) mp::after_alloc(p, size, AllocFunction::Malloc);
     return p;
 }
 
+[[gnu::noinline]] void* malloc_with_sampler_work(size_t size) {
+    mp::sampler_work_from_sampling();
+    return mp::g_real.malloc(size);
+}
+
+} // namespace
+
+MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
+    // Sampling counts most allocations before the call, and the hook ends in a tail call.
+    switch (mp::count_small_alloc(size)) {
+    case mp::SmallAlloc::Counted:
+        return mp::g_real.malloc(size);
+    case mp::SmallAlloc::SamplePoint:
+        return mp::malloc_at_sample_point(size);
+    case mp::SmallAlloc::SamplerWork:
+        return malloc_with_sampler_work(size);
+    case mp::SmallAlloc::General:
+        break;
+    }
+    return malloc_general(size);
+}
+
 namespace {
 
 // Out of line, so that the sampling path of free() needs no stack frame: only tail calls.
 [[gnu::noinline]] void free_traced(void* p) {
+    if (!p) return;
     mp::before_free(p);
     if (mp::g_real.free) mp::g_real.free(p);
 }
 
 [[gnu::noinline]] void free_maybe_sampled(void* p) {
+    if (!p) return; // the filter may let a null through
     mp::sample_free_slow(p);
     mp::g_real.free(p);
 }
@@ -119,7 +145,8 @@ namespace {
 } // namespace
 
 MEMTRACE_EXPORT void free(void* p) __THROW {
-    if (!p || mp::bootstrap_owns(p)) return;
+    // A null goes on to the slow paths (which stop it) or to the real free (which ignores it).
+    if (mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
     if (mp::sampling_ready()) {
         // Ready: the real functions are known.

@@ -30,6 +30,9 @@ namespace memtrace::preload {
 constinit int g_state = static_cast<int>(State::Uninitialized);
 constinit uint64_t g_sample_bytes = 0;
 constinit bool g_sampling_ready = false;
+constinit bool g_small_allocs_inline = false;
+// A sample point found a block glibc's rounding does not describe: no more inline counting.
+constinit bool g_small_rounding_failed = false;
 constinit SampledAddressSet g_sampled;
 // Set once the set had no room for a sampled block: from then on every free is recorded.
 constinit bool g_sampled_set_full = false;
@@ -50,8 +53,9 @@ constinit uint32_t g_event_threads = 0;
 constexpr unsigned kSampledSlotsLog2 = 18;
 
 void set_state(State state) {
-    __atomic_store_n(&g_sampling_ready, state == State::Ready && g_sample_bytes != 0,
-                     __ATOMIC_RELAXED);
+    const bool sampling = state == State::Ready && g_sample_bytes != 0;
+    __atomic_store_n(&g_sampling_ready, sampling, __ATOMIC_RELAXED);
+    if (!sampling) __atomic_store_n(&g_small_allocs_inline, false, __ATOMIC_RELAXED);
     __atomic_store_n(&g_state, static_cast<int>(state), __ATOMIC_RELEASE);
 }
 
@@ -81,6 +85,7 @@ void diagnose(const char* what, const char* detail, int error) {
 
 void stop_recording() {
     __atomic_store_n(&g_sampling_ready, false, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_small_allocs_inline, false, __ATOMIC_RELAXED);
     if (__atomic_exchange_n(&g_state, static_cast<int>(State::Stopped), __ATOMIC_ACQ_REL) ==
         static_cast<int>(State::Ready)) {
         const format::FileHeader* header = dump_header();
@@ -414,7 +419,25 @@ void sample_alloc_general(void* p, size_t size, format::AllocFunction function) 
     ThreadState& thread = t_thread;
     if (SizeClassBlock* counters = thread_size_classes())
         count_alloc(counters, size, usable_size(p));
+    if (__builtin_expect(!__atomic_load_n(&g_small_allocs_inline, __ATOMIC_RELAXED), 0) &&
+        __atomic_load_n(&g_glibc_chunk_headers, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&g_small_rounding_failed, __ATOMIC_RELAXED) && sampling_ready())
+        __atomic_store_n(&g_small_allocs_inline, true, __ATOMIC_RELAXED);
     count_down_to_sample_point(thread, p, size, function);
+}
+
+void* malloc_at_sample_point(size_t size) {
+    void* p = g_real.malloc(size);
+    if (!p || !sampling_ready()) return p;
+    // The inline count took glibc's rounding for the usable size; the header says what it is.
+    const size_t usable = glibc_usable_size(p);
+    const size_t rounded = glibc_heap_usable_size(size);
+    if (usable != rounded && usable != rounded + 16) {
+        __atomic_store_n(&g_small_rounding_failed, true, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_small_allocs_inline, false, __ATOMIC_RELAXED);
+    }
+    sample_alloc_slow(p, size, format::AllocFunction::Malloc);
+    return p;
 }
 
 void sample_alloc_slow(void* p, size_t size, format::AllocFunction function) {

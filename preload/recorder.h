@@ -83,6 +83,17 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // A free whose block may have been sampled (the filter let it through).
 [[gnu::noinline]] void sample_free_slow(void* p);
 
+// Sampling, glibc's heap, a malloc of 1 to kSmallAllocMax bytes: counted before the real call,
+// so that the hook can end in a tail call to it. Within one such size class glibc's rounding
+// gives every size the same usable size (glibc_heap_usable_size); the header is not read
+// (docs/design.md, "Sampling mode"). Set from the general path once the header is trusted,
+// cleared when a sample point finds a block the rounding does not describe (glibc's mmap
+// threshold set below it) and when recording stops.
+inline constexpr size_t kSmallAllocMax = 512;
+extern bool g_small_allocs_inline;
+enum class SmallAlloc { Counted, SamplePoint, SamplerWork, General };
+[[gnu::noinline]] void* malloc_at_sample_point(size_t size);
+
 // Sampling mode's events have no time: full tracing compares each event's time with the
 // sampler's deadline, sampling reads the clock every 16th event while work is pending.
 inline bool sampler_tick(ThreadState& thread) {
@@ -111,6 +122,21 @@ inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
 
 inline bool sampling_ready() {
     return __atomic_load_n(&g_sampling_ready, __ATOMIC_RELAXED);
+}
+
+// The malloc hook's first step: whether the allocation was counted here, and what is left.
+inline SmallAlloc count_small_alloc(size_t size) {
+    if (!__atomic_load_n(&g_small_allocs_inline, __ATOMIC_RELAXED) || size - 1 >= kSmallAllocMax)
+        return SmallAlloc::General;
+    ThreadState& thread = t_thread;
+    SizeClassBlock* counters = thread.size_classes;
+    if (__builtin_expect(!counters || thread.busy, 0)) return SmallAlloc::General;
+    count_alloc(counters, size, glibc_heap_usable_size(size));
+    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
+    thread.sample_countdown = left;
+    if (__builtin_expect(left <= 0, 0)) return SmallAlloc::SamplePoint;
+    if (sampler_tick(thread)) return SmallAlloc::SamplerWork;
+    return SmallAlloc::Counted;
 }
 
 inline void on_alloc(void* p, size_t size, format::AllocFunction function) {

@@ -31,6 +31,14 @@ inline size_t glibc_usable_size(const void* p) {
     return (word & 2) ? chunk - 16 : chunk - 8;
 }
 
+// What glibc's malloc gives a request of `size` bytes from its heap (malloc/malloc.c,
+// request2size: size + 8 rounded up to 16, at least 32, less the 8-byte header). A chunk found
+// in a bin is split unless less than 32 bytes would remain: it may then be 16 bytes larger.
+inline size_t glibc_heap_usable_size(size_t size) {
+    const size_t chunk = (size + 8 + 15) & ~size_t{15};
+    return (chunk < 32 ? 32 : chunk) - 8;
+}
+
 // Before the header is trusted (and always, with another allocator): malloc_usable_size(),
 // compared with the header while checks are left.
 size_t usable_size_checked(void* p);

@@ -92,6 +92,37 @@ TEST_F(Histogram, ExactCountsForKnownRequestSizes) {
     EXPECT_NE(text.out.find("(131072,262144]"), std::string::npos) << text.out;
 }
 
+TEST_F(Histogram, SamplingStillCountsEveryAllocation) {
+    // One sample per GiB: nothing is sampled, everything is counted. Past the first 64 blocks
+    // (the header checks) the small ones are counted before the call, with glibc's rounding.
+    ProcessResult run = run_process(
+        memtrace_run_spec(dir(), {"--sample", "1G", "-o", dump_of("size_classes").string()},
+                          {program("size_classes").string()}));
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    const std::map<uint64_t, uint64_t> usable = usable_by_size(run.out);
+    ASSERT_EQ(usable.size(), 9u) << run.out;
+    json histogram = memory_view_json("histogram", dump_of("size_classes").string(), dir()).json;
+    EXPECT_EQ(histogram.at("sampled"), true);
+    const std::pair<uint64_t, uint64_t> counts[] = {{1, 10},   {16, 20},   {24, 5},
+                                                    {100, 30}, {200, 6},   {512, 7},
+                                                    {513, 3},  {3000, 11}, {200000, 2}};
+    uint64_t total_count = 0;
+    for (const auto& [request, count] : counts) {
+        SCOPED_TRACE("request " + std::to_string(request));
+        const json* found = nullptr;
+        for (const json& c : histogram.at("classes"))
+            if (c.at("min_size").get<uint64_t>() <= request &&
+                request <= c.at("max_size").get<uint64_t>())
+                found = &c;
+        ASSERT_NE(found, nullptr) << histogram.dump(1);
+        EXPECT_EQ(found->at("count").get<uint64_t>(), count);
+        EXPECT_EQ(found->at("requested_bytes").get<uint64_t>(), count * request);
+        EXPECT_EQ(found->at("usable_bytes").get<uint64_t>(), usable.at(request));
+        total_count += count;
+    }
+    EXPECT_EQ(histogram.at("totals").at("count").get<uint64_t>(), total_count);
+}
+
 class Arenas : public IntegrationTest {
 protected:
     ProcessResult trace_with_arena_max(const std::string& arena_max) {
