@@ -86,7 +86,7 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // Sampling, glibc's heap, a malloc of 1 to kSmallAllocMax bytes: counted before the real call,
 // so that the hook can end in a tail call to it. Within one such size class glibc's rounding
 // gives every size the same usable size (glibc_heap_usable_size); the header is not read
-// (docs/design.md, "Sampling mode"). Set from the general path once the header is trusted,
+// (docs/design.md, "Sampling"). Set from the general path once the header is trusted,
 // cleared when a sample point finds a block the rounding does not describe (glibc's mmap
 // threshold set below it) and when recording stops.
 inline constexpr size_t kSmallAllocMax = 512;
