@@ -1,5 +1,7 @@
 #include "symbol_cache.h"
 
+#include "hex.h"
+
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -21,16 +23,6 @@ constexpr std::string_view kMagic = "memtrace-symbols 1";
 constexpr size_t kMaxFramesPerAddress = 256;
 // A library that many programs call into keeps gaining addresses; past this, no more.
 constexpr size_t kMaxAddresses = 100'000;
-
-std::string hex(std::string_view bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char byte : bytes) {
-        out.push_back(kDigits[byte >> 4]);
-        out.push_back(kDigits[byte & 0xf]);
-    }
-    return out;
-}
 
 std::vector<std::string_view> split_tabs(std::string_view line) {
     std::vector<std::string_view> fields;

@@ -1,6 +1,7 @@
 #include "symbolizer.h"
 
 #include "dwarf_scope_index.h"
+#include "hex.h"
 #include "inflated_debug_file.h"
 #include "symbol_cache.h"
 
@@ -40,17 +41,6 @@ std::string demangle(const char* name) {
         if (status == 0 && readable) return readable.get();
     }
     return name;
-}
-
-std::string hex(std::string_view bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char byte : bytes) {
-        out.push_back(kDigits[byte >> 4]);
-        out.push_back(kDigits[byte & 0xf]);
-    }
-    return out;
 }
 
 // Debug info may name files relative to the compilation directory.
