@@ -91,6 +91,8 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // threshold set below it) and when recording stops.
 inline constexpr size_t kSmallAllocMax = 512;
 extern bool g_small_allocs_inline;
+// What is left after an allocation was counted (General: it was not, the hook's general path
+// counts it).
 enum class SmallAlloc { Counted, SamplePoint, SamplerWork, General };
 [[gnu::noinline]] void* malloc_at_sample_point(size_t size);
 
@@ -101,12 +103,25 @@ inline bool sampler_tick(ThreadState& thread) {
            (++thread.sampler_tick & 15) == 0;
 }
 
-inline void count_down_to_sample_point(ThreadState& thread, void* p, size_t size,
-                                       format::AllocFunction function) {
+// The allocation's bytes off the thread's countdown to its next sample point.
+inline SmallAlloc count_down(ThreadState& thread, size_t size) {
     const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
     thread.sample_countdown = left;
-    if (__builtin_expect(left <= 0, 0)) return sample_alloc_slow(p, size, function);
-    if (sampler_tick(thread)) sampler_work_from_sampling();
+    if (__builtin_expect(left <= 0, 0)) return SmallAlloc::SamplePoint;
+    if (sampler_tick(thread)) return SmallAlloc::SamplerWork;
+    return SmallAlloc::Counted;
+}
+
+inline void count_down_to_sample_point(ThreadState& thread, void* p, size_t size,
+                                       format::AllocFunction function) {
+    switch (count_down(thread, size)) {
+    case SmallAlloc::SamplePoint:
+        return sample_alloc_slow(p, size, function);
+    case SmallAlloc::SamplerWork:
+        return sampler_work_from_sampling();
+    default:
+        return;
+    }
 }
 
 inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
@@ -132,11 +147,7 @@ inline SmallAlloc count_small_alloc(size_t size) {
     SizeClassBlock* counters = thread.size_classes;
     if (__builtin_expect(!counters || thread.busy, 0)) return SmallAlloc::General;
     count_alloc(counters, size, glibc_heap_usable_size(size));
-    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
-    thread.sample_countdown = left;
-    if (__builtin_expect(left <= 0, 0)) return SmallAlloc::SamplePoint;
-    if (sampler_tick(thread)) return SmallAlloc::SamplerWork;
-    return SmallAlloc::Counted;
+    return count_down(thread, size);
 }
 
 inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
