@@ -127,6 +127,20 @@ uint64_t interval_setting_ns() {
 // How often the sampler looks at the live block count between interval snapshots.
 constexpr uint64_t kWatchLiveNs = 50000000;
 
+// The semaphore was taken once: signals that came while the last snapshot was written make one
+// snapshot.
+void take_signal_snapshot() {
+    while (sem_trywait(&g_wake) == 0) {
+    }
+    take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
+}
+
+// The tick after `tick`, which has come by `now`: missed ticks are skipped, not caught up.
+uint64_t tick_after(uint64_t tick, uint64_t period, uint64_t now) {
+    tick += period;
+    return tick <= now ? now + period : tick;
+}
+
 void* sampler_main(void*) {
     // Busy for good: whatever this thread allocates (stdio inside malloc_info) is memtrace's.
     t_thread.busy = true;
@@ -143,12 +157,7 @@ void* sampler_main(void*) {
         if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == static_cast<int>(State::Stopped))
             return nullptr;
         check_signal_still_ours();
-        if (rc == 0) {
-            // Signals that came while the last snapshot was written make one snapshot.
-            while (sem_trywait(&g_wake) == 0) {
-            }
-            take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
-        }
+        if (rc == 0) take_signal_snapshot();
         const uint64_t now = monotonic_ns();
         if (interval_ns && now >= watch_next) {
             watch_live_blocks();
@@ -156,8 +165,7 @@ void* sampler_main(void*) {
         }
         if (now >= next) {
             if (interval_ns) take_snapshot(format::SnapshotTrigger::Interval, "", 0);
-            next += period;
-            if (next <= now) next = now + period; // missed ticks are skipped, not caught up
+            next = tick_after(next, period, now);
         }
         if (!interval_ns && owner() != SignalOwner::Ours) return nullptr; // nothing left to do
     }
@@ -297,17 +305,12 @@ void work_inline(uint64_t now) {
     const uint64_t interval_ns = interval_setting_ns();
     uint64_t next = __atomic_load_n(&g_next_tick, __ATOMIC_RELAXED);
     if (signalled || (interval_ns && now >= next)) check_signal_still_ours();
-    if (signalled) {
-        while (sem_trywait(&g_wake) == 0) {
-        }
-        take_snapshot(format::SnapshotTrigger::Signal, g_signal_label, g_signal_label_length);
-    }
+    if (signalled) take_signal_snapshot();
     uint64_t due = UINT64_MAX;
     if (interval_ns) {
         if (now >= next) {
             take_snapshot(format::SnapshotTrigger::Interval, "", 0);
-            next += interval_ns;
-            if (next <= now) next = now + interval_ns; // missed ticks are skipped
+            next = tick_after(next, interval_ns, now);
             __atomic_store_n(&g_next_tick, next, __ATOMIC_RELAXED);
             g_next_watch = now + kWatchLiveNs;
         } else if (now >= g_next_watch) {
