@@ -4,6 +4,8 @@
 // free()/realloc() must ask bootstrap_owns() before handing a pointer to the real allocator.
 #pragma once
 
+#include "hidden.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,7 +15,7 @@ namespace memtrace::preload {
 void* bootstrap_alloc(size_t size, size_t alignment = 16);
 
 inline constexpr size_t kBootstrapArenaSize = 256 * 1024;
-extern unsigned char g_bootstrap_arena[kBootstrapArenaSize];
+extern MEMTRACE_HIDDEN unsigned char g_bootstrap_arena[kBootstrapArenaSize];
 
 // Inline: every free() asks.
 inline bool bootstrap_owns(const void* p) {

@@ -3,6 +3,7 @@
 // left by SIGKILL) sees only whole records. No lock and no syscall except when a chunk is full.
 #pragma once
 
+#include "hidden.h"
 #include "thread_state.h"
 
 #include <stdint.h>
@@ -10,7 +11,7 @@
 namespace memtrace::preload {
 
 // Bumped in a fork child so every thread's cursor (only the forking thread survives) is stale.
-extern uint32_t g_dump_generation;
+extern MEMTRACE_HIDDEN uint32_t g_dump_generation;
 
 // Slow path: takes a new chunk with room for `room` bytes. False when recording has stopped.
 [[gnu::cold]] bool chunk_refill(ChunkCursor& cursor, uint32_t room, uint64_t now);

@@ -5,6 +5,8 @@
 // events across threads exactly as well.
 #pragma once
 
+#include "hidden.h"
+
 #include <stdint.h>
 #include <time.h>
 #include <x86intrin.h>
@@ -30,7 +32,7 @@ struct EventClock {
     uint64_t ns_per_tick_q32; // nanoseconds per TSC tick, 32.32 fixed point
 };
 
-extern EventClock g_event_clock;
+extern MEMTRACE_HIDDEN EventClock g_event_clock;
 
 // Starts calibration; events use CLOCK_MONOTONIC until event_clock_finish_calibration().
 void event_clock_start_calibration();
@@ -54,7 +56,7 @@ inline uint64_t fine_time_ns() {
 
 // Counts records other than events (snapshots, notes, the module map): an event that follows
 // one must not reuse a fine time from before it (see ThreadClock).
-extern uint64_t g_record_epoch;
+extern MEMTRACE_HIDDEN uint64_t g_record_epoch;
 
 // The time of a record that is not an allocation or a free.
 inline uint64_t record_time_ns() {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "frame_rule.h"
+#include "hidden.h"
 
 #include <stdint.h>
 
@@ -25,9 +26,9 @@ inline constexpr uint64_t kFrameRuleClaimed = 1; // no return address: pc 0 is b
 inline constexpr unsigned kFrameRuleSlotsLog2 = 16; // 1 MiB reserved, touched where keys land
 inline constexpr unsigned kFrameRuleProbes = 16;
 
-extern constinit FrameRuleSlot* g_frame_rule_slots;
+extern MEMTRACE_HIDDEN constinit FrameRuleSlot* g_frame_rule_slots;
 // generation << 48, or ~0 once the cache is off (no table, or 2^16 dlclose() calls).
-extern constinit uint64_t g_frame_rule_generation;
+extern MEMTRACE_HIDDEN constinit uint64_t g_frame_rule_generation;
 
 // Reserves the table. False if it could not (the cache stays off).
 bool frame_rule_cache_init();

@@ -124,39 +124,25 @@ MEMTRACE_EXPORT void* malloc(size_t size) __THROW {
 
 namespace {
 
-// Out of line, so that the sampling path of free() needs no stack frame: only tail calls.
-[[gnu::noinline]] void free_traced(void* p) {
+// Out of line, so that the common path of free() needs no stack frame: only tail calls.
+[[gnu::noinline]] void free_general(void* p) {
     if (!p) return;
     mp::before_free(p);
     if (mp::g_real.free) mp::g_real.free(p);
 }
 
-[[gnu::noinline]] void free_maybe_sampled(void* p) {
-    if (!p) return; // the filter may let a null through
-    mp::sample_free_slow(p);
-    mp::g_real.free(p);
-}
-
-[[gnu::noinline]] void free_with_sampler_work(void* p) {
-    mp::sampler_work_from_sampling();
-    mp::g_real.free(p);
-}
-
 } // namespace
 
 MEMTRACE_EXPORT void free(void* p) __THROW {
-    // A null goes on to the slow paths (which stop it) or to the real free (which ignores it).
     if (mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
-    if (mp::sampling_ready()) {
-        // Ready: the real functions are known.
-        if (__builtin_expect(mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(p)), 0))
-            return free_maybe_sampled(p);
-        // As on allocation: the sampler's work, while the program has one thread.
-        if (mp::sampler_tick(mp::t_thread)) return free_with_sampler_work(p);
-        return mp::g_real.free(p);
-    }
-    free_traced(p);
+    // Once sampling is ready the filter lets through only the frees of blocks that may have
+    // been sampled; before that, and when tracing fully, all of them (sampled_address_set.h).
+    // Null goes on too, or straight to the real free, which ignores it.
+    if (__builtin_expect(mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(p)), 0))
+        return free_general(p);
+    // The sampler's work is served from allocations only (docs/design.md, "Sampling").
+    return mp::g_real.free(p);
 }
 
 MEMTRACE_EXPORT void* calloc(size_t count, size_t size) __THROW {

@@ -19,6 +19,8 @@
 // granule's byte has one writer at a time: the allocator's own synchronization orders them.
 #pragma once
 
+#include "hidden.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -147,7 +149,7 @@ private:
 };
 
 // The process's map (full tracing only; a sampled run leaves it empty).
-extern constinit LiveMap g_live_map;
+extern MEMTRACE_HIDDEN constinit LiveMap g_live_map;
 
 template <typename Visit> void LiveMap::for_each(uint32_t* regions, Visit&& visit) const {
     const size_t count = sorted_regions(regions);

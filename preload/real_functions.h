@@ -2,6 +2,7 @@
 // itself preloads or links (jemalloc, tcmalloc) is the one memtrace forwards to.
 #pragma once
 
+#include "hidden.h"
 #include "hooked_functions.h"
 
 namespace memtrace::preload {
@@ -13,7 +14,7 @@ struct RealFunctions {
 };
 
 // Written once by resolve_real_functions(); null members until then.
-extern RealFunctions g_real;
+extern MEMTRACE_HIDDEN RealFunctions g_real;
 
 // Fills g_real. Allocations made meanwhile (by dlsym) must be served by the bootstrap arena,
 // which the hooks do while g_real.malloc is null. Returns false if malloc or free is missing.

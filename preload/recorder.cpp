@@ -30,7 +30,7 @@ namespace memtrace::preload {
 constinit int g_state = static_cast<int>(State::Uninitialized);
 constinit uint64_t g_sample_bytes = 0;
 constinit bool g_sampling_ready = false;
-constinit bool g_small_allocs_inline = false;
+constinit size_t g_inline_small_max = 0;
 // A sample point found a block glibc's rounding does not describe: no more inline counting.
 constinit bool g_small_rounding_failed = false;
 constinit SampledAddressSet g_sampled;
@@ -55,7 +55,7 @@ constexpr unsigned kSampledSlotsLog2 = 18;
 void set_state(State state) {
     const bool sampling = state == State::Ready && g_sample_bytes != 0;
     __atomic_store_n(&g_sampling_ready, sampling, __ATOMIC_RELAXED);
-    if (!sampling) __atomic_store_n(&g_small_allocs_inline, false, __ATOMIC_RELAXED);
+    if (!sampling) __atomic_store_n(&g_inline_small_max, size_t{0}, __ATOMIC_RELAXED);
     __atomic_store_n(&g_state, static_cast<int>(state), __ATOMIC_RELEASE);
 }
 
@@ -85,7 +85,7 @@ void diagnose(const char* what, const char* detail, int error) {
 
 void stop_recording() {
     __atomic_store_n(&g_sampling_ready, false, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_small_allocs_inline, false, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_inline_small_max, size_t{0}, __ATOMIC_RELAXED);
     if (__atomic_exchange_n(&g_state, static_cast<int>(State::Stopped), __ATOMIC_ACQ_REL) ==
         static_cast<int>(State::Ready)) {
         const format::FileHeader* header = dump_header();
@@ -395,9 +395,11 @@ void sample_point(ThreadState& thread, void* p, size_t size, format::AllocFuncti
     thread.busy = true;
     if (__builtin_expect(thread.sample_rng == 0, 0)) {
         // The thread's first allocation: its first sample point was still to be drawn.
-        const int64_t left = draw_sample_distance(thread) + thread.sample_countdown;
-        if (left > 0) {
-            thread.sample_countdown = left;
+        // The count went below zero by the bytes allocated so far (two's complement).
+        const int64_t left =
+            draw_sample_distance(thread) + static_cast<int64_t>(thread.sample_countdown);
+        if (left >= 0) {
+            thread.sample_countdown = static_cast<uint64_t>(left);
             thread.busy = false;
             return;
         }
@@ -419,10 +421,10 @@ void sample_alloc_general(void* p, size_t size, format::AllocFunction function) 
     ThreadState& thread = t_thread;
     if (SizeClassBlock* counters = thread_size_classes())
         count_alloc(counters, size, usable_size(p));
-    if (__builtin_expect(!__atomic_load_n(&g_small_allocs_inline, __ATOMIC_RELAXED), 0) &&
+    if (__builtin_expect(!__atomic_load_n(&g_inline_small_max, __ATOMIC_RELAXED), 0) &&
         __atomic_load_n(&g_glibc_chunk_headers, __ATOMIC_RELAXED) &&
         !__atomic_load_n(&g_small_rounding_failed, __ATOMIC_RELAXED) && sampling_ready())
-        __atomic_store_n(&g_small_allocs_inline, true, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_inline_small_max, kSmallAllocMax, __ATOMIC_RELAXED);
     count_down_to_sample_point(thread, p, size, function);
 }
 
@@ -434,7 +436,7 @@ void* malloc_at_sample_point(size_t size) {
     const size_t rounded = glibc_heap_usable_size(size);
     if (usable != rounded && usable != rounded + 16) {
         __atomic_store_n(&g_small_rounding_failed, true, __ATOMIC_RELAXED);
-        __atomic_store_n(&g_small_allocs_inline, false, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_inline_small_max, size_t{0}, __ATOMIC_RELAXED);
     }
     sample_alloc_slow(p, size, format::AllocFunction::Malloc);
     return p;

@@ -8,6 +8,7 @@
 //   Stopped        recording ended (dump could not be created, disk full): pass through.
 #pragma once
 
+#include "hidden.h"
 #include "live_map.h"
 #include "memtrace/dump_format.h"
 #include "sampled_address_set.h"
@@ -23,7 +24,7 @@ namespace memtrace::preload {
 
 enum class State : int { Uninitialized = 0, Initializing = 1, Ready = 2, Stopped = 3 };
 
-extern int g_state;
+extern MEMTRACE_HIDDEN int g_state;
 
 [[gnu::cold]] void initialize();
 
@@ -40,13 +41,13 @@ inline bool should_record() {
 }
 
 // MEMTRACE_SAMPLE_BYTES in force: 0 records every allocation. Set before the state is Ready.
-extern uint64_t g_sample_bytes;
+extern MEMTRACE_HIDDEN uint64_t g_sample_bytes;
 // Sampling is on and the state is Ready: the one load that sends a hook down the sampling path.
-extern bool g_sampling_ready;
+extern MEMTRACE_HIDDEN bool g_sampling_ready;
 // Sampling: the addresses of the recorded live blocks, and whether that set overflowed (from
 // then on every free is recorded; the set's filter then lets every free through).
-extern SampledAddressSet g_sampled;
-extern bool g_sampled_set_full;
+extern MEMTRACE_HIDDEN SampledAddressSet g_sampled;
+extern MEMTRACE_HIDDEN bool g_sampled_set_full;
 
 [[gnu::cold]] SizeClassBlock* thread_size_classes_slow();
 inline SizeClassBlock* thread_size_classes() {
@@ -84,20 +85,21 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 [[gnu::noinline]] void sample_free_slow(void* p);
 
 // Sampling, glibc's heap, a malloc of 1 to kSmallAllocMax bytes: counted before the real call,
-// so that the hook can end in a tail call to it. Within one such size class glibc's rounding
-// gives every size the same usable size (glibc_heap_usable_size); the header is not read
-// (docs/design.md, "Sampling"). Set from the general path once the header is trusted,
-// cleared when a sample point finds a block the rounding does not describe (glibc's mmap
-// threshold set below it) and when recording stops.
-inline constexpr size_t kSmallAllocMax = 512;
-extern bool g_small_allocs_inline;
+// so that the hook can end in a tail call to it. It is counted by exact size, its usable size
+// derived from glibc's rounding when the counters are summed (count_alloc_by_size); the header
+// is not read (docs/design.md, "Sampling"). g_inline_small_max is kSmallAllocMax while this is
+// on, 0 while off (the hook's first test is one comparison): set from the general path once
+// the header is trusted, cleared when a sample point finds a block the rounding does not
+// describe (glibc's mmap threshold set below it) and when recording stops.
+inline constexpr size_t kSmallAllocMax = kCountedBySizeMax;
+extern MEMTRACE_HIDDEN size_t g_inline_small_max;
 // What is left after an allocation was counted (General: it was not, the hook's general path
 // counts it).
 enum class SmallAlloc { Counted, SamplePoint, SamplerWork, General };
 [[gnu::noinline]] void* malloc_at_sample_point(size_t size);
 
 // Sampling mode's events have no time: full tracing compares each event's time with the
-// sampler's deadline, sampling reads the clock every 16th event while work is pending.
+// sampler's deadline, sampling reads the clock every 16th allocation while work is pending.
 inline bool sampler_tick(ThreadState& thread) {
     return __builtin_expect(__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED), 0) &&
            (++thread.sampler_tick & 15) == 0;
@@ -105,9 +107,9 @@ inline bool sampler_tick(ThreadState& thread) {
 
 // The allocation's bytes off the thread's countdown to its next sample point.
 inline SmallAlloc count_down(ThreadState& thread, size_t size) {
-    const int64_t left = thread.sample_countdown - static_cast<int64_t>(size);
-    thread.sample_countdown = left;
-    if (__builtin_expect(left <= 0, 0)) return SmallAlloc::SamplePoint;
+    if (__builtin_expect(
+            __builtin_sub_overflow(thread.sample_countdown, size, &thread.sample_countdown), 0))
+        return SmallAlloc::SamplePoint;
     if (sampler_tick(thread)) return SmallAlloc::SamplerWork;
     return SmallAlloc::Counted;
 }
@@ -141,12 +143,12 @@ inline bool sampling_ready() {
 
 // The malloc hook's first step: whether the allocation was counted here, and what is left.
 inline SmallAlloc count_small_alloc(size_t size) {
-    if (!__atomic_load_n(&g_small_allocs_inline, __ATOMIC_RELAXED) || size - 1 >= kSmallAllocMax)
+    if (size - 1 >= __atomic_load_n(&g_inline_small_max, __ATOMIC_RELAXED))
         return SmallAlloc::General;
     ThreadState& thread = t_thread;
     SizeClassBlock* counters = thread.size_classes;
     if (__builtin_expect(!counters || thread.busy, 0)) return SmallAlloc::General;
-    count_alloc(counters, size, glibc_heap_usable_size(size));
+    count_alloc_by_size(counters, size);
     return count_down(thread, size);
 }
 

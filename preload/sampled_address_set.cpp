@@ -12,15 +12,16 @@ bool SampledAddressSet::init(unsigned slots_log2) {
     if (!slots_) return false;
     slot_mask_ = (uint64_t{1} << slots_log2) - 1;
     slot_shift_ = 64 - slots_log2;
+    memset(bits_, 0, sizeof(bits_));
     return true;
 }
 
 void SampledAddressSet::clear() {
     filter_lock_.reset(); // the fork child: the owner may be a thread that was not copied
     saturated_ = false;
-    memset(bits_, 0, sizeof(bits_));
     memset(counts_, 0, sizeof(counts_));
     if (!slots_) return;
+    memset(bits_, 0, sizeof(bits_));
     // MADV_DONTNEED on private anonymous memory gives zero pages back: empty slots.
     madvise(slots_, (slot_mask_ + 1) * sizeof(uint64_t), MADV_DONTNEED);
 }

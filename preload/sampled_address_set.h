@@ -8,7 +8,9 @@
 // place a key within that distance reports itself full, and the caller falls back.
 //
 // In front of it, a filter indexed by another hash of the address: one bit per bucket, set
-// while some key of the bucket is in the set. The common case, freeing a block that was not
+// while some key of the bucket is in the set. Until init() every bit is set: the free hook asks
+// only the filter, which then sends every free on to the hooks' general path (full tracing
+// never calls init()). The common case, freeing a block that was not
 // sampled, costs one load from a 2 KiB bitmap that stays in the L1 cache even when the app's
 // own data thrashes it (byte counters, 16 KiB, missed the L1 on a quarter of churn's frees).
 // Each bucket's keys are counted in a byte beside it, touched only when a key comes or goes,
@@ -34,9 +36,16 @@ public:
     // load first.
     static constexpr unsigned kFilterLog2 = 14;
 
-    // Reserves (without committing) 2^slots_log2 slots.
+    constexpr SampledAddressSet() {
+        for (uint64_t& word : bits_)
+            word = ~uint64_t{0};
+    }
+
+    // Reserves (without committing) 2^slots_log2 slots; the filter then lets through only the
+    // addresses that may be in the set.
     bool init(unsigned slots_log2);
-    // Empties the set (the fork child starts a new dump). Not thread-safe.
+    // Empties the set (the fork child starts a new dump); the filter is as init() left it. Not
+    // thread-safe.
     void clear();
 
     // False if the set has no room for it within kMaxProbe slots (the set is then unchanged).
@@ -83,7 +92,7 @@ private:
     uint64_t* slots_ = nullptr;
     uint64_t slot_mask_ = 0;
     unsigned slot_shift_ = 63;
-    uint64_t bits_[kBuckets / 64] = {};
+    uint64_t bits_[kBuckets / 64];
     SpinLock filter_lock_; // guards counts_ and the writing of bits_
     bool saturated_ = false;
     uint8_t counts_[kBuckets] = {};

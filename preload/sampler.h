@@ -10,6 +10,8 @@
 // tick), memtrace writes one SnapshotSignalTaken note and never touches the signal again.
 #pragma once
 
+#include "hidden.h"
+
 #include <stdint.h>
 
 namespace memtrace::preload {
@@ -43,8 +45,8 @@ void sampler_at_exit();
 // Set until the thread started: the allocation path has the sampler's work to do, from
 // g_sampler_due on (UINT64_MAX: nothing; 0: now). Full tracing compares each allocation's time
 // with g_sampler_due; sampling mode reads the clock every 16th allocation while pending.
-extern bool g_sampler_pending;
-extern uint64_t g_sampler_due;
+extern MEMTRACE_HIDDEN bool g_sampler_pending;
+extern MEMTRACE_HIDDEN uint64_t g_sampler_due;
 // On an allocating thread, which is busy: while the program has one thread, the due snapshot,
 // watch or signal is served here; once it has more, the thread is started.
 [[gnu::cold]] void sampler_due(uint64_t now);

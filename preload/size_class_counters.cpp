@@ -4,6 +4,7 @@
 #include "internal_alloc.h"
 #include "spin_lock.h"
 #include "thread_state.h"
+#include "usable_size.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -30,11 +31,20 @@ void add_counts(format::SizeClassCounts* into, const SizeClassBlock* from) {
         into[i].free_count += __atomic_load_n(&f.count, __ATOMIC_RELAXED);
         into[i].freed_usable_bytes += __atomic_load_n(&f.usable_bytes, __ATOMIC_RELAXED);
     }
+    for (size_t size = 1; size <= kCountedBySizeMax; ++size) {
+        const uint64_t count = __atomic_load_n(&from->by_size[size], __ATOMIC_RELAXED);
+        if (!count) continue;
+        format::SizeClassCounts& c = into[format::size_class_index(size)];
+        c.count += count;
+        c.requested_bytes += count * size;
+        c.usable_bytes += count * glibc_heap_usable_size(size);
+    }
 }
 
 void clear_counts(SizeClassBlock* block) {
     memset(block->allocs, 0, sizeof(block->allocs));
     memset(block->frees, 0, sizeof(block->frees));
+    memset(block->by_size, 0, sizeof(block->by_size));
 }
 
 // Thread exit: keep the counts, recycle the block for the next thread.

@@ -25,11 +25,17 @@ struct FreeCounts {
     uint64_t usable_bytes;
 };
 
+// Sampling counts most small allocations before the call (recorder.h, count_small_alloc), by
+// exact size: one add on the hot path. Their classes' counts, requested and usable bytes
+// (glibc's rounding) are derived when the counters are summed.
+inline constexpr size_t kCountedBySizeMax = 512;
+
 struct alignas(64) SizeClassBlock {
     AllocCounts allocs[format::kSizeClassCount];
     FreeCounts frees[format::kSizeClassCount];
-    SizeClassBlock* next;      // in the list of all blocks
-    SizeClassBlock* next_free; // in the list of blocks of exited threads
+    uint64_t by_size[kCountedBySizeMax + 1]; // [0] unused
+    SizeClassBlock* next;                    // in the list of all blocks
+    SizeClassBlock* next_free;               // in the list of blocks of exited threads
 };
 
 // Called once during initialization (creates the thread-exit key).
@@ -50,6 +56,11 @@ inline void count_alloc(SizeClassBlock* block, uint64_t size, uint64_t usable) {
     bump(c.count, 1);
     bump(c.requested_bytes, size);
     bump(c.usable_bytes, usable);
+}
+
+// 1 <= size <= kCountedBySizeMax, from glibc's heap.
+inline void count_alloc_by_size(SizeClassBlock* block, size_t size) {
+    bump(block->by_size[size], 1);
 }
 
 inline void count_free(SizeClassBlock* block, uint64_t usable) {

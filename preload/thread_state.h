@@ -23,22 +23,24 @@ struct ChunkCursor {
     uint32_t thread_index;
 };
 
-struct ThreadState {
+// The fields every sampled allocation reads come first, in one cache line.
+struct alignas(64) ThreadState {
     // Set while memtrace works on this thread: allocations made meanwhile (by libunwind, dlsym,
     // the loader) pass straight to the real allocator and are not recorded.
     bool busy;
-    // Sampling (MEMTRACE_SAMPLE_BYTES): bytes left until this thread's next sample point, and
-    // the state of its random generator (0 until the thread's first allocation).
-    int64_t sample_countdown;
-    uint64_t sample_rng;
-    // Sampling: counts events while the sampler has work pending (sampler_tick).
+    uint8_t tag; // thread_tags.h; kNoThreadTag until the first event
+    // Sampling: counts allocations while the sampler has work pending (sampler_tick).
     uint32_t sampler_tick;
+    // Sampling (MEMTRACE_SAMPLE_BYTES): bytes before this thread's next sample point (it falls
+    // in the allocation that takes the count below zero).
+    uint64_t sample_countdown;
+    SizeClassBlock* size_classes; // this thread's counters; null until its first event
+    // Sampling: the state of the random generator (0 until the thread's first allocation).
+    uint64_t sample_rng;
     // When the event being recorded happened; also the time of the Stack record it may need.
     uint64_t event_time;
     ThreadClock clock; // event times that need no fine clock
-    uint8_t tag;       // thread_tags.h; kNoThreadTag until the first event
     ChunkCursor cursor;
-    SizeClassBlock* size_classes; // this thread's counters; null until its first event
     uint64_t frames[format::kMaxStackDepth + 16];
 };
 

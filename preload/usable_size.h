@@ -7,6 +7,7 @@
 // freeing an mmapped block raises glibc's mmap threshold for the rest of the run).
 #pragma once
 
+#include "hidden.h"
 #include "real_functions.h"
 
 #include <stddef.h>
@@ -14,11 +15,11 @@
 
 namespace memtrace::preload {
 
-extern bool g_glibc_chunk_headers;
+extern MEMTRACE_HIDDEN bool g_glibc_chunk_headers;
 // The real malloc is glibc's (its blocks are 16-byte aligned); set by usable_size_init.
-extern bool g_allocator_is_glibc;
+extern MEMTRACE_HIDDEN bool g_allocator_is_glibc;
 // Blocks still to compare before g_glibc_chunk_headers is set; 0 once decided either way.
-extern uint32_t g_header_checks_left;
+extern MEMTRACE_HIDDEN uint32_t g_header_checks_left;
 inline constexpr uint32_t kHeaderChecks = 64;
 
 // glibc (malloc/malloc.c): the size word before the block; low bits are flags, IS_MMAPPED = 2.
@@ -34,7 +35,7 @@ inline size_t glibc_usable_size(const void* p) {
 // What glibc's malloc gives a request of `size` bytes from its heap (malloc/malloc.c,
 // request2size: size + 8 rounded up to 16, at least 32, less the 8-byte header). A chunk found
 // in a bin is split unless less than 32 bytes would remain: it may then be 16 bytes larger.
-inline size_t glibc_heap_usable_size(size_t size) {
+constexpr size_t glibc_heap_usable_size(size_t size) {
     const size_t chunk = (size + 8 + 15) & ~size_t{15};
     return (chunk < 32 ? 32 : chunk) - 8;
 }

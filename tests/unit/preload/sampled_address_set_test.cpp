@@ -123,6 +123,21 @@ TEST(SampledAddressSet, TheFilterClearsABucketOnlyWithItsLastKey) {
     EXPECT_FALSE(set.may_contain(first));
 }
 
+TEST(SampledAddressSet, BeforeInitTheFilterLetsEveryAddressThrough) {
+    // The free hook asks only the filter: until sampling is set up (and always when tracing
+    // fully) every free must go on to the general path.
+    SampledAddressSet set;
+    for (uint64_t i = 0; i < 1000; ++i)
+        ASSERT_TRUE(set.may_contain(block(i))) << i;
+    set.clear(); // a fork child of a fully traced process: still closed
+    EXPECT_TRUE(set.may_contain(block(1)));
+    ASSERT_TRUE(set.init(10));
+    int let_through = 0;
+    for (uint64_t i = 0; i < 1000; ++i)
+        let_through += set.may_contain(block(i)) ? 1 : 0;
+    EXPECT_EQ(let_through, 0);
+}
+
 TEST(SampledAddressSet, ASaturatedFilterLetsEveryAddressThroughUntilCleared) {
     SampledAddressSet set;
     ASSERT_TRUE(set.init(10));
