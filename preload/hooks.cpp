@@ -30,6 +30,8 @@ namespace mp = memtrace::preload;
 
 namespace {
 
+constexpr size_t kPageSize = 4096; // what valloc and pvalloc align to on x86-64
+
 // Before the real allocator is resolved: start initialization once, then use the real one if
 // it is known by now (the common case: the very first call of the process) or the bootstrap
 // arena (a call made by dlsym while resolving).
@@ -55,12 +57,18 @@ void* realloc_impl(void* old, size_t size) {
         return moved;
     }
     if (!real_known()) return mp::bootstrap_alloc(size);
+    if (__atomic_load_n(&mp::g_sampled_headers, __ATOMIC_RELAXED)) {
+        // Sampling on glibc: a recorded old block has a header to move; any other needs no
+        // record of its free (and after recording stopped, only the header is left to handle).
+        if (old && mp::is_sampled_block(old)) return mp::realloc_sampled_block(old, size);
+        void* p = mp::g_real.realloc(old, size);
+        return p ? mp::after_alloc(p, size, AllocFunction::Realloc) : p;
+    }
     if (mp::sampling_ready() &&
         !(old && mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(old)))) {
         // Sampling, and the old block was not recorded: its free needs no record either.
         void* p = mp::g_real.realloc(old, size);
-        if (p) mp::after_alloc(p, size, AllocFunction::Realloc);
-        return p;
+        return p ? mp::after_alloc(p, size, AllocFunction::Realloc) : p;
     }
     const bool record = mp::should_record();
     // What the free of the old block needs is taken before the call: the real realloc may free
@@ -77,7 +85,7 @@ void* realloc_impl(void* old, size_t size) {
                 mp::free_abort(old, pending);
             }
         }
-        if (p) mp::on_alloc(p, size, AllocFunction::Realloc);
+        if (p) p = mp::on_alloc(p, size, AllocFunction::Realloc);
     }
     return p;
 }
@@ -85,8 +93,7 @@ void* realloc_impl(void* old, size_t size) {
 void* aligned_impl(void* (*real)(size_t, size_t), size_t alignment, size_t size) {
     if (!real_known()) return mp::bootstrap_alloc(size, alignment);
     void* p = real(alignment, size);
-    if (p) mp::after_alloc(p, size, AllocFunction::Aligned);
-    return p;
+    return p ? mp::after_alloc(p, size, AllocFunction::Aligned, alignment) : p;
 }
 
 } // namespace
@@ -96,8 +103,7 @@ namespace {
 [[gnu::noinline]] void* malloc_general(size_t size) {
     if (!real_known()) return mp::bootstrap_alloc(size);
     void* p = mp::g_real.malloc(size);
-    if (p) mp::after_alloc(p, size, AllocFunction::Malloc);
-    return p;
+    return p ? mp::after_alloc(p, size, AllocFunction::Malloc) : p;
 }
 
 [[gnu::noinline]] void* malloc_with_sampler_work(size_t size) {
@@ -136,12 +142,17 @@ namespace {
 MEMTRACE_EXPORT void free(void* p) __THROW {
     if (mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
+    // The sampler's work is served from allocations only (docs/design.md, "Sampling").
+    if (__atomic_load_n(&mp::g_sampled_headers, __ATOMIC_RELAXED)) {
+        if (!p) return;
+        if (__builtin_expect(mp::is_sampled_block(p), 0)) return mp::free_sampled_block(p);
+        return mp::g_real.free(p);
+    }
     // Once sampling is ready the filter lets through only the frees of blocks that may have
     // been sampled; before that, and when tracing fully, all of them (sampled_address_set.h).
     // Null goes on too, or straight to the real free, which ignores it.
     if (__builtin_expect(mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(p)), 0))
         return free_general(p);
-    // The sampler's work is served from allocations only (docs/design.md, "Sampling").
     return mp::g_real.free(p);
 }
 
@@ -152,8 +163,7 @@ MEMTRACE_EXPORT void* calloc(size_t count, size_t size) __THROW {
         return mp::bootstrap_alloc(total);
     }
     void* p = mp::g_real.calloc(count, size);
-    if (p) mp::after_alloc(p, count * size, AllocFunction::Calloc);
-    return p;
+    return p ? mp::after_alloc(p, count * size, AllocFunction::Calloc) : p;
 }
 
 MEMTRACE_EXPORT void* realloc(void* old, size_t size) __THROW {
@@ -175,7 +185,7 @@ MEMTRACE_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) __
         return *out ? 0 : ENOMEM;
     }
     const int rc = mp::g_real.posix_memalign(out, alignment, size);
-    if (rc == 0) mp::after_alloc(*out, size, AllocFunction::Aligned);
+    if (rc == 0) *out = mp::after_alloc(*out, size, AllocFunction::Aligned, alignment);
     return rc;
 }
 
@@ -188,22 +198,23 @@ MEMTRACE_EXPORT void* memalign(size_t alignment, size_t size) __THROW {
 }
 
 MEMTRACE_EXPORT void* valloc(size_t size) __THROW {
-    if (!real_known()) return mp::bootstrap_alloc(size, 4096);
+    if (!real_known()) return mp::bootstrap_alloc(size, kPageSize);
     void* p = mp::g_real.valloc(size);
-    if (p) mp::after_alloc(p, size, AllocFunction::Aligned);
-    return p;
+    return p ? mp::after_alloc(p, size, AllocFunction::Aligned, kPageSize) : p;
 }
 
 MEMTRACE_EXPORT void* pvalloc(size_t size) __THROW {
-    if (!real_known()) return mp::bootstrap_alloc(size, 4096);
+    if (!real_known()) return mp::bootstrap_alloc(size, kPageSize);
     void* p = mp::g_real.pvalloc(size);
-    if (p) mp::after_alloc(p, size, AllocFunction::Aligned);
-    return p;
+    return p ? mp::after_alloc(p, size, AllocFunction::Aligned, kPageSize) : p;
 }
 
 MEMTRACE_EXPORT size_t malloc_usable_size(void* p) __THROW {
     if (p && mp::bootstrap_owns(p)) return mp::bootstrap_size(p);
-    return real_known() && mp::g_real.malloc_usable_size ? mp::g_real.malloc_usable_size(p) : 0;
+    if (!real_known() || !mp::g_real.malloc_usable_size) return 0;
+    if (p && __atomic_load_n(&mp::g_sampled_headers, __ATOMIC_RELAXED) && mp::is_sampled_block(p))
+        return mp::g_real.malloc_usable_size(mp::sampled_base(p)) - mp::sampled_header(p)->offset;
+    return mp::g_real.malloc_usable_size(p);
 }
 
 // Mappings. memtrace's own mappings use raw_syscalls.h and never come here; before the real

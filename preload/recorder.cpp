@@ -11,6 +11,7 @@
 #include "process_facts.h"
 #include "real_functions.h"
 #include "sampled_address_set.h"
+#include "sampled_block.h"
 #include "sampler.h"
 #include "signals.h"
 #include "size_class_counters.h"
@@ -19,6 +20,8 @@
 #include "thread_tags.h"
 #include "unwinder.h"
 
+#include <bit>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,6 +36,7 @@ constinit bool g_sampling_ready = false;
 constinit size_t g_inline_small_max = 0;
 // A sample point found a block glibc's rounding does not describe: no more inline counting.
 constinit bool g_small_rounding_failed = false;
+constinit bool g_sampled_headers = false;
 constinit SampledAddressSet g_sampled;
 // Set once the set had no room for a sampled block: from then on every free is recorded.
 constinit bool g_sampled_set_full = false;
@@ -194,7 +198,8 @@ void initialize() {
     }
     size_class_counters_init();
     thread_tags_init();
-    if (options().sample_bytes && !g_sampled.init(kSampledSlotsLog2)) {
+    // On glibc's allocator recorded blocks carry a header instead (sampled_block.h).
+    if (options().sample_bytes && !g_allocator_is_glibc && !g_sampled.init(kSampledSlotsLog2)) {
         diagnose("cannot reserve memory for the sampled-address set", nullptr, 0);
         set_state(State::Stopped);
         return;
@@ -212,6 +217,8 @@ void initialize() {
     on_exit(on_process_exit, nullptr);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     event_clock_finish_calibration();
+    if (g_sample_bytes && g_allocator_is_glibc)
+        __atomic_store_n(&g_sampled_headers, true, __ATOMIC_RELAXED);
     set_state(State::Ready);
 }
 
@@ -391,33 +398,74 @@ void record_free(void* p, uint64_t usable, uint64_t time) {
 
 namespace {
 
-void sample_point(ThreadState& thread, void* p, size_t size, format::AllocFunction function) {
-    thread.busy = true;
+// In a block that reached the thread's countdown: whether a sample point falls in it. The
+// thread's first allocation draws its first point, which may fall past the block.
+bool sample_point_in_block(ThreadState& thread) {
     if (__builtin_expect(thread.sample_rng == 0, 0)) {
-        // The thread's first allocation: its first sample point was still to be drawn.
         // The count went below zero by the bytes allocated so far (two's complement).
         const int64_t left =
             draw_sample_distance(thread) + static_cast<int64_t>(thread.sample_countdown);
         if (left >= 0) {
             thread.sample_countdown = static_cast<uint64_t>(left);
-            thread.busy = false;
-            return;
+            return false;
         }
     }
-    // A sample point falls in this block. The process is memoryless, so the next point is an
-    // exponential distance past the block's end, however many points fell inside it.
+    // The process is memoryless, so the next point is an exponential distance past the
+    // block's end, however many points fell inside it.
     thread.sample_countdown = draw_sample_distance(thread);
-    if (!__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED) &&
-        !g_sampled.insert(reinterpret_cast<uint64_t>(p))) {
-        sampled_set_overflowed(thread);
+    return true;
+}
+
+// The header's generation of a block whose Alloc is in this dump.
+uint32_t recorded_generation() {
+    return __atomic_load_n(&g_dump_generation, __ATOMIC_RELAXED) + 1;
+}
+
+// A block of the same kind as `p`, with room for the header in front, takes its place (the app
+// has not seen `p`). nullptr if memory ran out: the allocation then goes unrecorded.
+void* move_behind_header(void* p, size_t size, format::AllocFunction function, size_t alignment) {
+    const size_t offset =
+        alignment > kSampledHeaderBytes ? std::bit_ceil(alignment) : kSampledHeaderBytes;
+    // An aligned block keeps its usable size: pvalloc's is rounded up to whole pages.
+    const size_t bytes = function == format::AllocFunction::Aligned ? usable_size(p) : size;
+    if (offset > UINT32_MAX || bytes > SIZE_MAX - offset) return nullptr;
+    void* base = offset > kSampledHeaderBytes ? g_real.memalign(offset, bytes + offset)
+                 : function == format::AllocFunction::Calloc ? g_real.calloc(1, bytes + offset)
+                                                             : g_real.malloc(bytes + offset);
+    if (!base) return nullptr;
+    void* moved = static_cast<char*>(base) + offset;
+    if (function == format::AllocFunction::Realloc) memcpy(moved, p, size);
+    g_real.free(p);
+    *sampled_header(moved) = {static_cast<uint32_t>(offset), 0, kSampledBlockMagic};
+    return moved;
+}
+
+void* sample_point(ThreadState& thread, void* p, size_t size, format::AllocFunction function,
+                   size_t alignment) {
+    thread.busy = true;
+    if (sample_point_in_block(thread)) {
+        if (__atomic_load_n(&g_sampled_headers, __ATOMIC_RELAXED)) {
+            void* moved = move_behind_header(p, size, function, alignment);
+            if (moved) {
+                p = moved;
+                sampled_header(p)->generation = recorded_generation();
+                write_alloc(thread, p, size, function);
+            }
+        } else {
+            if (!__atomic_load_n(&g_sampled_set_full, __ATOMIC_RELAXED) &&
+                !g_sampled.insert(reinterpret_cast<uint64_t>(p))) {
+                sampled_set_overflowed(thread);
+            }
+            write_alloc(thread, p, size, function);
+        }
     }
-    write_alloc(thread, p, size, function);
     thread.busy = false;
+    return p;
 }
 
 } // namespace
 
-void sample_alloc_general(void* p, size_t size, format::AllocFunction function) {
+void* sample_alloc_general(void* p, size_t size, format::AllocFunction function, size_t alignment) {
     ThreadState& thread = t_thread;
     if (SizeClassBlock* counters = thread_size_classes())
         count_alloc(counters, size, usable_size(p));
@@ -425,7 +473,7 @@ void sample_alloc_general(void* p, size_t size, format::AllocFunction function) 
         __atomic_load_n(&g_glibc_chunk_headers, __ATOMIC_RELAXED) &&
         !__atomic_load_n(&g_small_rounding_failed, __ATOMIC_RELAXED) && sampling_ready())
         __atomic_store_n(&g_inline_small_max, kSmallAllocMax, __ATOMIC_RELAXED);
-    count_down_to_sample_point(thread, p, size, function);
+    return count_down_to_sample_point(thread, p, size, function, alignment);
 }
 
 void* malloc_at_sample_point(size_t size) {
@@ -438,14 +486,14 @@ void* malloc_at_sample_point(size_t size) {
         __atomic_store_n(&g_small_rounding_failed, true, __ATOMIC_RELAXED);
         __atomic_store_n(&g_inline_small_max, size_t{0}, __ATOMIC_RELAXED);
     }
-    sample_alloc_slow(p, size, format::AllocFunction::Malloc);
-    return p;
+    return sample_alloc_slow(p, size, format::AllocFunction::Malloc, 0);
 }
 
-void sample_alloc_slow(void* p, size_t size, format::AllocFunction function) {
+void* sample_alloc_slow(void* p, size_t size, format::AllocFunction function, size_t alignment) {
     ThreadState& thread = t_thread;
-    sample_point(thread, p, size, function);
+    p = sample_point(thread, p, size, function, alignment);
     if (__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED)) sampler_work_from_sampling();
+    return p;
 }
 
 void sampler_work_from_sampling() {
@@ -463,6 +511,51 @@ void sample_free_slow(void* p) {
     thread.busy = true;
     write_free(thread, p, now_for_free(p));
     thread.busy = false;
+}
+
+void free_sampled_block(void* p) {
+    ThreadState& thread = t_thread;
+    if (sampled_header(p)->generation == recorded_generation() && sampling_ready() &&
+        !thread.busy) {
+        thread.busy = true;
+        write_free(thread, p, now_for_free(p));
+        thread.busy = false;
+    }
+    g_real.free(sampled_base(p));
+}
+
+void* realloc_sampled_block(void* old, size_t size) {
+    ThreadState& thread = t_thread;
+    const size_t offset = sampled_header(old)->offset;
+    if (size == 0) { // glibc's realloc(p, 0) frees p
+        free_sampled_block(old);
+        return nullptr;
+    }
+    if (size > SIZE_MAX - offset) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    const bool recorded = sampled_header(old)->generation == recorded_generation() &&
+                          sampling_ready() && !thread.busy;
+    // Timed before the call: once it returns, another thread may have the old address.
+    const uint64_t time = recorded ? now_for_free(old) : 0;
+    void* base = g_real.realloc(static_cast<char*>(old) - offset, size + offset);
+    if (!base) return nullptr;                   // the old block is as it was
+    void* p = static_cast<char*>(base) + offset; // the header moved with the bytes
+    sampled_header(p)->generation = 0;
+    if (!sampling_ready() || thread.busy) return p;
+    thread.busy = true;
+    if (recorded) write_free(thread, old, time);
+    if (SizeClassBlock* counters = thread_size_classes())
+        count_alloc(counters, size, usable_size(base) - offset);
+    if (__builtin_sub_overflow(thread.sample_countdown, size, &thread.sample_countdown) &&
+        sample_point_in_block(thread)) {
+        sampled_header(p)->generation = recorded_generation();
+        write_alloc(thread, p, size, format::AllocFunction::Realloc);
+    }
+    thread.busy = false;
+    if (__atomic_load_n(&g_sampler_pending, __ATOMIC_RELAXED)) sampler_work_from_sampling();
+    return p;
 }
 
 PendingFree free_begin(void* p) {

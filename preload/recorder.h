@@ -12,6 +12,7 @@
 #include "live_map.h"
 #include "memtrace/dump_format.h"
 #include "sampled_address_set.h"
+#include "sampled_block.h"
 #include "sampler.h"
 #include "size_class_counters.h"
 #include "thread_state.h"
@@ -44,8 +45,12 @@ inline bool should_record() {
 extern MEMTRACE_HIDDEN uint64_t g_sample_bytes;
 // Sampling is on and the state is Ready: the one load that sends a hook down the sampling path.
 extern MEMTRACE_HIDDEN bool g_sampling_ready;
-// Sampling: the addresses of the recorded live blocks, and whether that set overflowed (from
-// then on every free is recorded; the set's filter then lets every free through).
+// Sampling on glibc's allocator: recorded blocks carry a header (sampled_block.h). Set before
+// the state is Ready and never cleared: such blocks outlive the recording.
+extern MEMTRACE_HIDDEN bool g_sampled_headers;
+// Sampling on another allocator: the addresses of the recorded live blocks, and whether that
+// set overflowed (from then on every free is recorded; the set's filter then lets every free
+// through).
 extern MEMTRACE_HIDDEN SampledAddressSet g_sampled;
 extern MEMTRACE_HIDDEN bool g_sampled_set_full;
 
@@ -72,17 +77,25 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // Sampling: count every allocation; record one when the thread's sample point falls in it, and
 // a free when its block was recorded. Frees are not counted by size class: reading the block's
 // header for it cost churn 4% of its time. The common case is inline and touches only this
-// thread's counters and one filter word; the rest is out of line.
+// thread's counters; the rest is out of line.
+// Each returns the block for the app: a recorded block gets its header (g_sampled_headers), in
+// a new block of the same kind (`alignment`: what an aligned allocation asked for).
 // The allocation reached its thread's sample point. Out of line, with nothing to do after it,
 // so that the inline part needs few registers.
-[[gnu::noinline]] void sample_alloc_slow(void* p, size_t size, format::AllocFunction function);
+[[gnu::noinline]] void* sample_alloc_slow(void* p, size_t size, format::AllocFunction function,
+                                          size_t alignment);
 // The same path when the thread has no counters yet or the usable size needs a call.
-[[gnu::noinline]] void sample_alloc_general(void* p, size_t size, format::AllocFunction function);
+[[gnu::noinline]] void* sample_alloc_general(void* p, size_t size, format::AllocFunction function,
+                                             size_t alignment);
 // The sampler's work that may be due (sampler.h), with the clock read here; nothing if the
 // thread is busy.
 [[gnu::noinline]] void sampler_work_from_sampling();
 // A free whose block may have been sampled (the filter let it through).
 [[gnu::noinline]] void sample_free_slow(void* p);
+// g_sampled_headers: the free and the realloc of a block with a header; records its free if its
+// Alloc is in this dump.
+[[gnu::noinline]] void free_sampled_block(void* p);
+[[gnu::noinline]] void* realloc_sampled_block(void* old, size_t size);
 
 // Sampling, glibc's heap, a malloc of 1 to kSmallAllocMax bytes: counted before the real call,
 // so that the hook can end in a tail call to it. It is counted by exact size, its usable size
@@ -114,27 +127,28 @@ inline SmallAlloc count_down(ThreadState& thread, size_t size) {
     return SmallAlloc::Counted;
 }
 
-inline void count_down_to_sample_point(ThreadState& thread, void* p, size_t size,
-                                       format::AllocFunction function) {
+inline void* count_down_to_sample_point(ThreadState& thread, void* p, size_t size,
+                                        format::AllocFunction function, size_t alignment) {
     switch (count_down(thread, size)) {
     case SmallAlloc::SamplePoint:
-        return sample_alloc_slow(p, size, function);
+        return sample_alloc_slow(p, size, function, alignment);
     case SmallAlloc::SamplerWork:
-        return sampler_work_from_sampling();
+        sampler_work_from_sampling();
+        return p;
     default:
-        return;
+        return p;
     }
 }
 
-inline void sample_alloc(void* p, size_t size, format::AllocFunction function) {
+inline void* sample_alloc(void* p, size_t size, format::AllocFunction function, size_t alignment) {
     ThreadState& thread = t_thread;
     SizeClassBlock* counters = thread.size_classes;
     // No call on the inline path but the last: it then needs few registers saved.
     if (__builtin_expect(!counters || !__atomic_load_n(&g_glibc_chunk_headers, __ATOMIC_RELAXED),
                          0))
-        return sample_alloc_general(p, size, function);
+        return sample_alloc_general(p, size, function, alignment);
     count_alloc(counters, size, glibc_usable_size(p));
-    count_down_to_sample_point(thread, p, size, function);
+    return count_down_to_sample_point(thread, p, size, function, alignment);
 }
 
 inline bool sampling_ready() {
@@ -152,22 +166,25 @@ inline SmallAlloc count_small_alloc(size_t size) {
     return count_down(thread, size);
 }
 
-inline void on_alloc(void* p, size_t size, format::AllocFunction function) {
+inline void* on_alloc(void* p, size_t size, format::AllocFunction function) {
     if (__builtin_expect(g_sample_bytes == 0, 1)) {
         record_alloc(p, size, function);
-    } else {
-        sample_alloc(p, size, function);
+        return p;
     }
+    return sample_alloc(p, size, function, 0);
 }
 
-// What the allocating hooks call with the new block. Sampling checks its one flag and the
-// thread's busy bit; the rest goes through should_record() (which also starts initialization).
-inline void after_alloc(void* p, size_t size, format::AllocFunction function) {
+// What the allocating hooks call with the new block; they hand the app the block it returns.
+// Sampling checks its one flag and the thread's busy bit; the rest goes through should_record()
+// (which also starts initialization).
+inline void* after_alloc(void* p, size_t size, format::AllocFunction function,
+                         size_t alignment = 0) {
     if (sampling_ready()) {
-        if (!t_thread.busy) sample_alloc(p, size, function);
+        if (!t_thread.busy) return sample_alloc(p, size, function, alignment);
     } else if (should_record()) {
         record_alloc(p, size, function);
     }
+    return p;
 }
 
 // Before the block goes back to the allocator (another thread may get the address at once).

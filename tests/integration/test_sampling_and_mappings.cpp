@@ -79,6 +79,48 @@ TEST_F(Sampling, FullTracingOfTheSameProgramIsExact) {
     expect_totals(leaks, *truth, 20000);
 }
 
+TEST_F(Sampling, RecordedBlocksBehaveAsTheProgramExpects) {
+    // One sample per byte: every block of 64 bytes or more is recorded, and on glibc carries
+    // memtrace's header. The program checks alignment, contents and usable sizes itself (its
+    // exit code names a failed check), then leaks five blocks and forks.
+    const std::string dump_template = (dir() / "sampled_blocks.%p.mtd").string();
+    ProcessResult run = run_process(memtrace_run_spec(dir(), {"--sample", "1", "-o", dump_template},
+                                                      {program("sampled_blocks").string()}));
+    ASSERT_EQ(run.exit_code(), 0) << run.describe();
+    const auto parent = printed(run.out, "parent");
+    const auto child = printed(run.out, "child");
+    ASSERT_TRUE(parent && child) << run.out;
+
+    // A block of s bytes is a sample point with probability 1 - e^-s, 1 to double precision:
+    // the estimates are the exact leaks.
+    json leaks = leaks_json(dir() / ("sampled_blocks." + std::to_string(*parent) + ".mtd")).json;
+    EXPECT_TRUE(leaks.at("estimated").get<bool>());
+    const ExpectedSite sites[] = {
+        {"leak_malloc", 1001, 1, "sampled_blocks.c", "leak_malloc", "sampled_blocks", "main"},
+        {"leak_calloc", 1010, 1, "sampled_blocks.c", "leak_calloc", "sampled_blocks", "main"},
+        {"leak_realloc", 1020, 1, "sampled_blocks.c", "leak_realloc", "sampled_blocks", "main"},
+        {"leak_memalign", 1050, 1, "sampled_blocks.c", "leak_memalign", "sampled_blocks", "main"},
+        {"leak_pvalloc", 8192, 1, "sampled_blocks.c", "leak_pvalloc", "sampled_blocks", "main"},
+    };
+    std::vector<std::string> functions;
+    for (const ExpectedSite& site : sites) {
+        expect_site(leaks, site);
+        functions.push_back(site.function);
+    }
+    expect_site_functions(leaks, functions);
+    expect_totals(leaks, 1001 + 1010 + 1020 + 1050 + 8192, 5);
+    // Each recorded free matched a recorded allocation, through every realloc.
+    json report = report_json(dir() / ("sampled_blocks." + std::to_string(*parent) + ".mtd")).json;
+    EXPECT_EQ(report.at("anomalies").at("unknown_frees").get<uint64_t>(), 0u);
+
+    // The child freed two of the parent's recorded blocks: not in its dump, so not recorded.
+    const auto child_dump = dir() / ("sampled_blocks." + std::to_string(*child) + ".mtd");
+    json child_leaks = leaks_json(child_dump).json;
+    expect_site_functions(child_leaks, {"child_leak"});
+    expect_totals(child_leaks, 2222, 1);
+    EXPECT_EQ(report_json(child_dump).json.at("anomalies").at("unknown_frees").get<uint64_t>(), 0u);
+}
+
 TEST_F(Sampling, RejectsWhatIsNotAByteCount) {
     ProcessSpec spec =
         memtrace_run_spec(dir(), {"--sample", "12X"}, {program("sampled_leak").string()});
