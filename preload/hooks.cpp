@@ -57,15 +57,11 @@ void* realloc_impl(void* old, size_t size) {
         return moved;
     }
     if (!real_known()) return mp::bootstrap_alloc(size);
-    if (__atomic_load_n(&mp::g_sampled_headers, __ATOMIC_RELAXED)) {
-        // Sampling on glibc: a recorded old block has a header to move; any other needs no
-        // record of its free (and after recording stopped, only the header is left to handle).
-        if (old && mp::is_sampled_block(old)) return mp::realloc_sampled_block(old, size);
-        void* p = mp::g_real.realloc(old, size);
-        return p ? mp::after_alloc(p, size, AllocFunction::Realloc) : p;
-    }
-    if (mp::sampling_ready() &&
-        !(old && mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(old)))) {
+    // Sampling on glibc: a recorded old block has a header to move (also once recording stopped).
+    const bool headers = __atomic_load_n(&mp::g_sampled_headers, __ATOMIC_RELAXED);
+    if (headers && old && mp::is_sampled_block(old)) return mp::realloc_sampled_block(old, size);
+    if (headers || (mp::sampling_ready() &&
+                    !(old && mp::g_sampled.may_contain(reinterpret_cast<uint64_t>(old))))) {
         // Sampling, and the old block was not recorded: its free needs no record either.
         void* p = mp::g_real.realloc(old, size);
         return p ? mp::after_alloc(p, size, AllocFunction::Realloc) : p;
