@@ -1,7 +1,8 @@
 // Allocations made before the real allocator is known: dlsym() may call calloc() while memtrace
 // is still asking it where malloc is (the sanitizers' DlsymAlloc solves the same problem).
 // A fixed static buffer, bump-allocated, never reused: free() of such a block is a no-op, and
-// free()/realloc() must ask bootstrap_owns() before handing a pointer to the real allocator.
+// free()/realloc() must ask bootstrap_owns() before handing a pointer to the real allocator (the
+// free hook's sampled path asks it only for blocks marked as sampled, which these are).
 #pragma once
 
 #include "hidden.h"

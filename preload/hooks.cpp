@@ -136,14 +136,15 @@ namespace {
 } // namespace
 
 MEMTRACE_EXPORT void free(void* p) __THROW {
-    if (mp::bootstrap_owns(p)) return;
     // Recorded before the block goes back: once freed, another thread may get the address.
     // The sampler's work is served from allocations only (docs/design.md, "Sampling").
     if (__atomic_load_n(&mp::g_sampled_headers, __ATOMIC_RELAXED)) {
         if (!p) return;
+        // Bootstrap blocks carry the magic word too: the slow path tells them apart.
         if (__builtin_expect(mp::is_sampled_block(p), 0)) return mp::free_sampled_block(p);
         return mp::g_real.free(p);
     }
+    if (mp::bootstrap_owns(p)) return;
     // Once sampling is ready the filter lets through only the frees of blocks that may have
     // been sampled; before that, and when tracing fully, all of them (sampled_address_set.h).
     // Null goes on too, or straight to the real free, which ignores it.

@@ -1,5 +1,6 @@
 #include "recorder.h"
 
+#include "bootstrap_arena.h"
 #include "chunk_writer.h"
 #include "clock.h"
 #include "dump_file.h"
@@ -514,6 +515,7 @@ void sample_free_slow(void* p) {
 }
 
 void free_sampled_block(void* p) {
+    if (bootstrap_owns(p)) return;
     ThreadState& thread = t_thread;
     if (sampled_header(p)->generation == recorded_generation() && sampling_ready() &&
         !thread.busy) {

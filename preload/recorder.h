@@ -93,7 +93,7 @@ void record_free(void* p, uint64_t usable, uint64_t time);
 // A free whose block may have been sampled (the filter let it through).
 [[gnu::noinline]] void sample_free_slow(void* p);
 // g_sampled_headers: the free and the realloc of a block with a header; records its free if its
-// Alloc is in this dump.
+// Alloc is in this dump. free_sampled_block also gets the bootstrap blocks (bootstrap_arena.h).
 [[gnu::noinline]] void free_sampled_block(void* p);
 [[gnu::noinline]] void* realloc_sampled_block(void* old, size_t size);
 

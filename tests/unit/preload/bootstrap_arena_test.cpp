@@ -1,4 +1,5 @@
 #include "bootstrap_arena.h"
+#include "sampled_block.h"
 
 #include <gtest/gtest.h>
 
@@ -24,6 +25,18 @@ TEST(BootstrapArena, BlocksAreZeroedAlignedOwnedAndSized) {
     void* heap = std::malloc(8);
     EXPECT_FALSE(bootstrap_owns(heap));
     std::free(heap);
+}
+
+TEST(BootstrapArena, BlocksLookSampledSoThatTheFreeHookSendsThemToItsSlowPath) {
+    // With sampling headers the free hook asks bootstrap_owns() only on its sampled path.
+    void* a = bootstrap_alloc(24);
+    void* b = bootstrap_alloc(5000, 4096);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    EXPECT_TRUE(is_sampled_block(a));
+    EXPECT_TRUE(is_sampled_block(b));
+    EXPECT_EQ(bootstrap_size(a), 24u); // the size word is before the magic one
+    EXPECT_EQ(bootstrap_size(b), 5000u);
 }
 
 TEST(BootstrapArena, RefusesWhatDoesNotFit) {
