@@ -296,10 +296,7 @@ std::string EventDecoder::finish_frame() const {
     return check_columns_used(columns_);
 }
 
-namespace {
-
-
-} // namespace
+namespace {} // namespace
 
 std::string EventDecoder::decode(HeapEvent* out, size_t room, size_t& decoded, uint64_t& index) {
     decoded = 0;

@@ -205,7 +205,6 @@ public:
     std::string finish_frame() const;
 
 private:
-
     EventModel model_;
     LiveBlockPages live_;
     const uint8_t* tags_ = nullptr;

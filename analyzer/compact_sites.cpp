@@ -17,8 +17,6 @@ constexpr uint8_t kTagNewSite = 1u << 4;     // Alloc
 constexpr uint8_t kTagUnknownFree = 1u << 4; // Free
 constexpr uint8_t kTagReplaces = 1u << 5;    // Alloc
 
-
-
 } // namespace
 
 // ---------------------------------------------------------------------------------------------

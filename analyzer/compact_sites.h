@@ -41,7 +41,6 @@
 #pragma once
 
 #include "compact_columns.h"
-
 #include "flat_map.h"
 #include "record_decoder.h"
 

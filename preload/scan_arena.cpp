@@ -1,9 +1,9 @@
 #include "scan_arena.h"
 
+#include "raw_syscalls.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include "raw_syscalls.h"
 
 namespace memtrace::preload {
 
@@ -17,7 +17,7 @@ void* ScanArena::allocate(size_t bytes) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     bytes = (bytes + page - 1) & ~(page - 1);
     void* p = raw_mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return nullptr;
     regions_[count_++] = Region{p, bytes};
     return p;

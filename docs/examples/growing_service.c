@@ -102,8 +102,9 @@ int main(int argc, char** argv) {
         const struct timespec pause = {0, 50 * 1000 * 1000}; /* 100 requests per 50 ms */
         nanosleep(&pause, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (seconds > 0 && (double)(now.tv_sec - start.tv_sec) +
-                                   (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
+        if (seconds > 0 &&
+            (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >=
+                seconds)
             break;
     }
     shut_down();

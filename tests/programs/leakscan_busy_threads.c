@@ -1,12 +1,12 @@
 // Threads that keep allocating and freeing, small blocks and large (mmapped, so freeing them
 // unmaps their memory), while main exits: the scan at exit must neither crash nor hang, and
 // still classify main's blocks. Expected leak scan: complete; "lost" (1100 bytes) definite.
+#include "leakscan_io.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "leakscan_io.h"
 
 enum { kThreads = 4, kSlots = 64 };
 

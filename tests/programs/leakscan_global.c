@@ -1,8 +1,8 @@
 // A block kept by a global pointer, and one leaked outright.
 // Expected leak scan: "kept" (500 bytes) reachable, "lost" (600 bytes) definite.
-#include <stdlib.h>
-
 #include "leakscan_io.h"
+
+#include <stdlib.h>
 
 void* kept_by_global;
 

@@ -4,11 +4,11 @@
 #ifndef MEMTRACE_TEST_LEAKSCAN_IO_H
 #define MEMTRACE_TEST_LEAKSCAN_IO_H
 
+#include "program_io.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include "program_io.h"
 
 // "<label> 0x<address>\n" on stdout (snprintf does not allocate for %lx). Takes the address as
 // an integer: the block's contents are none of its business.
@@ -22,7 +22,8 @@ __attribute__((noinline)) static void say_address_value(const char* label, uintp
 // Overwrites 64 KiB of stack below the caller's frame with zeros.
 __attribute__((noinline)) static void wipe_stack_below(void) {
     volatile char area[64 * 1024];
-    for (size_t i = 0; i < sizeof area; ++i) area[i] = 0;
+    for (size_t i = 0; i < sizeof area; ++i)
+        area[i] = 0;
 }
 
 // Leaks a struct holding the only pointers to two buffers: "struct" (16 bytes), "first" (100)

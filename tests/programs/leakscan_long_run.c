@@ -3,11 +3,11 @@
 // during and after that: the live-block map must end with exactly the blocks still live.
 // Expected leak scan: "early" (700 bytes), "struct" (16) and "late" (900) definite; "first"
 // (100) and "second" (200) indirect; "kept" (300) reachable from a global.
+#include "leakscan_io.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
-
-#include "leakscan_io.h"
 
 enum { kRounds = 50, kPerRound = 4000, kQueue = 1024 };
 

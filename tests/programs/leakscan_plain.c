@@ -2,9 +2,9 @@
 // Expected leak scan: "plain" (900 bytes) definite; of the cycle "ring_a" (32 bytes) and
 // "ring_b" (32 bytes), which point to each other and nothing points to, ring_a (the lower
 // address when allocated first) definite and ring_b indirect; "freed" (1000 bytes) not live.
-#include <stdlib.h>
-
 #include "leakscan_io.h"
+
+#include <stdlib.h>
 
 struct ring {
     struct ring* next;

@@ -1,11 +1,11 @@
 // A block whose only pointer is a local of another thread, still blocked when main exits.
 // Expected leak scan: "held" (700 bytes) reachable; "lost" (800 bytes, allocated by main and
 // dropped) definite.
+#include "leakscan_io.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#include "leakscan_io.h"
 
 static int ready_pipe[2];
 static int never_pipe[2];

@@ -11,15 +11,18 @@ __attribute__((noinline)) static void build(long n, const char* mode) {
     for (long i = 0; i < n; ++i) {
         void** block = malloc(32);
         block[0] = previous;
-        if (strcmp(mode, "chain") == 0) previous = block;
-        else kept[i] = (strcmp(mode, "lost") == 0 && i % 2) ? NULL : block;
+        if (strcmp(mode, "chain") == 0)
+            previous = block;
+        else
+            kept[i] = (strcmp(mode, "lost") == 0 && i % 2) ? NULL : block;
     }
 }
 
 // Overwrites the stack below main, where build() left copies of pointers.
 __attribute__((noinline)) static void wipe_stack(void) {
     volatile char area[64 * 1024];
-    for (size_t i = 0; i < sizeof area; ++i) area[i] = 0;
+    for (size_t i = 0; i < sizeof area; ++i)
+        area[i] = 0;
 }
 
 int main(int argc, char** argv) {

@@ -1,10 +1,9 @@
 #include "bootstrap_arena.h"
 #include "sampled_block.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <cstdlib>
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -21,7 +20,8 @@ TEST(BootstrapArena, BlocksAreZeroedAlignedOwnedAndSized) {
     EXPECT_TRUE(bootstrap_owns(b));
     EXPECT_EQ(bootstrap_size(a), 40u);
     EXPECT_EQ(bootstrap_size(b), 100u);
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(static_cast<unsigned char*>(b)[i], 0);
+    for (int i = 0; i < 100; ++i)
+        EXPECT_EQ(static_cast<unsigned char*>(b)[i], 0);
     void* heap = std::malloc(8);
     EXPECT_FALSE(bootstrap_owns(heap));
     std::free(heap);

@@ -2,23 +2,21 @@
 // MAP_SHARED dump. These tests write through the real dump_file/chunk_writer code and read the
 // file back byte by byte.
 #include "chunk_writer.h"
-
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "dump_file.h"
+#include "memtrace/record_encoding.h"
+#include "options.h"
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <iterator>
+#include <signal.h>
+#include <stdlib.h>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
-
-#include "dump_file.h"
-#include "memtrace/record_encoding.h"
-#include "options.h"
 
 namespace {
 

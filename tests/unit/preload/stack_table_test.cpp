@@ -1,10 +1,8 @@
+#include "memtrace/dump_format.h"
 #include "stack_table.h"
 
-#include "memtrace/dump_format.h"
-
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <gtest/gtest.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -104,10 +102,12 @@ TEST_F(StackTableTest, ThreadsInterningTheSameStacksAgreeOnIds) {
             }
         });
     }
-    for (auto& thread : threads) thread.join();
+    for (auto& thread : threads)
+        thread.join();
     for (uint64_t s = 0; s < kStacks; ++s) {
         ASSERT_NE(ids[0][s], memtrace::format::kNoStack);
-        for (int t = 1; t < kThreads; ++t) ASSERT_EQ(ids[t][s], ids[0][s]) << "stack " << s;
+        for (int t = 1; t < kThreads; ++t)
+            ASSERT_EQ(ids[t][s], ids[0][s]) << "stack " << s;
         const std::vector<uint64_t> expected = {0x400000 + s * 16, 0x500000, s % 7};
         EXPECT_EQ(g_emitted.at(ids[0][s]), expected);
     }
