@@ -548,6 +548,22 @@ def summarise_workloads(workloads, samples, events):
     return rows
 
 
+def paired_growth(many, one, events_many, events_one, cores_many, cores_one, attr):
+    """Median over the repetitions of memtrace's extra cost per event in the `many` config over
+    the `one` config, each from the same repetition's native run: as paired_ratio, load that
+    changes between repetitions cancels out."""
+    def extra(s, rep, cores, count):
+        t, n = s["memtrace"][rep], s["native"][rep]
+        return (getattr(t, attr) - getattr(n, attr)) * cores / count if t.ok and n.ok else None
+    ratios = []
+    for rep in range(min(len(many["native"]), len(one["native"]))):
+        a = extra(many, rep, cores_many, events_many)
+        b = extra(one, rep, cores_one, events_one)
+        if a is not None and b:
+            ratios.append(a / b)
+    return median(ratios)
+
+
 def summarise_micro(configs, samples, events, pairs, ncpu):
     rows = []
     for c in configs:
@@ -584,6 +600,16 @@ def summarise_micro(configs, samples, events, pairs, ncpu):
             "heaptrack_trace_bytes_per_event":
                 med(s["heaptrack"], "dump_bytes") / ev if ev else None,
         })
+    # The per-event cost with more threads against one thread, paired within each repetition.
+    one = next((c for c in configs if c.depth == 20 and c.threads == 1), None)
+    for c, row in zip(configs, rows):
+        if one is None or c is one or c.depth != 20 or not events.get(c.name) \
+                or not events.get(one.name):
+            continue
+        for key, attr, cores in (("memtrace_core_growth", "wall_s", min(c.threads, ncpu)),
+                                 ("memtrace_cpu_growth", "cpu_s", 1)):
+            row[key] = paired_growth(samples[c.name], samples[one.name], events[c.name],
+                                     events[one.name], cores, 1, attr)
     return rows
 
 
@@ -635,16 +661,12 @@ def evaluate_targets(workload_rows, micro_rows, analyzer_summary, recorded):
                   "informational: the target names python3, i.e. its default pymalloc"
                   if r["workload"] == "python_malloc" else "")
     by_threads = {r["threads"]: r for r in micro_rows if r["depth"] == 20}
-    if 1 in by_threads and 8 in by_threads:
-        growth = {}
-        for key in ("memtrace_core_ns_per_event", "memtrace_cpu_ns_per_event"):
-            one, eight = by_threads[1][key], by_threads[8][key]
-            growth[key] = eight / one if one and eight is not None and one > 0 else None
+    if 8 in by_threads and "memtrace_core_growth" in by_threads[8]:
         check(f"per-event cost, 8 threads / 1 thread <= {MAX_THREAD_COST_GROWTH}",
-              MAX_THREAD_COST_GROWTH, growth["memtrace_core_ns_per_event"],
-              growth["memtrace_cpu_ns_per_event"],
+              MAX_THREAD_COST_GROWTH, by_threads[8]["memtrace_core_growth"],
+              by_threads[8]["memtrace_cpu_growth"],
               "wall: (traced-native) x min(threads, cores) per event, sound only on an idle "
-              "machine; CPU: extra CPU time per event")
+              "machine; CPU: extra CPU time per event; median of per-repetition ratios")
     for r in workload_rows:
         limit = MAX_SAMPLED_SLOWDOWN.get(r["workload"])
         if limit is not None and "sampled_ratio" in r:
@@ -778,14 +800,17 @@ def render(results, markdown):
     if results.get("micro"):
         m_headers = ["depth", "threads", "native ns/pair", "memtrace +ns/pair",
                      "heaptrack +ns/pair", "mt core-ns/event", "ht core-ns/event",
-                     "mt cpu-ns/event", "ht cpu-ns/event", "mt cpu/wall", "mt +blocking waits",
-                     "dump B/event", "ht trace B/event"]
+                     "mt cpu-ns/event", "ht cpu-ns/event", "mt vs 1 thread core / cpu",
+                     "mt cpu/wall", "mt +blocking waits", "dump B/event", "ht trace B/event"]
         m_rows = [[r["depth"], r["threads"], fmt(r["native_ns_per_pair"], ".1f"),
                    fmt(r["memtrace_ns_per_pair"], ".0f"), fmt(r["heaptrack_ns_per_pair"], ".0f"),
                    fmt(r["memtrace_core_ns_per_event"], ".0f"),
                    fmt(r["heaptrack_core_ns_per_event"], ".0f"),
                    fmt(r["memtrace_cpu_ns_per_event"], ".0f"),
                    fmt(r["heaptrack_cpu_ns_per_event"], ".0f"),
+                   f"{fmt(r.get('memtrace_core_growth'), '.2f')} / "
+                   f"{fmt(r.get('memtrace_cpu_growth'), '.2f')}"
+                   if "memtrace_core_growth" in r else "",
                    fmt(r["memtrace_parallelism"], ".2f"),
                    fmt(r["memtrace_extra_voluntary_switches"], "+.0f"),
                    fmt(r["dump_bytes_per_event"], ".2f"),
@@ -837,11 +862,12 @@ def write_tsv(path, results):
                  "heaptrack_s", "memtrace_ns_per_pair", "heaptrack_ns_per_pair",
                  "memtrace_core_ns_per_event", "heaptrack_core_ns_per_event",
                  "memtrace_cpu_ns_per_event", "heaptrack_cpu_ns_per_event",
+                 "memtrace_core_growth", "memtrace_cpu_growth",
                  "memtrace_parallelism", "memtrace_extra_voluntary_switches",
                  "dump_bytes_per_event"]
         lines += ["", "\t".join(mkeys)]
         for r in results["micro"]:
-            lines.append("\t".join("" if r[k] is None else str(r[k]) for k in mkeys))
+            lines.append("\t".join("" if r.get(k) is None else str(r[k]) for k in mkeys))
     path.write_text("\n".join(lines) + "\n")
 
 
