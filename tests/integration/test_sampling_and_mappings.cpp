@@ -79,21 +79,21 @@ TEST_F(Sampling, FullTracingOfTheSameProgramIsExact) {
     expect_totals(leaks, *truth, 20000);
 }
 
-TEST_F(Sampling, RecordedBlocksBehaveAsTheProgramExpects) {
-    // One sample per byte: every block of 64 bytes or more is recorded, and on glibc carries
-    // memtrace's header. The program checks alignment, contents and usable sizes itself (its
-    // exit code names a failed check), then leaks five blocks and forks.
-    const std::string dump_template = (dir() / "sampled_blocks.%p.mtd").string();
-    ProcessResult run = run_process(memtrace_run_spec(dir(), {"--sample", "1", "-o", dump_template},
-                                                      {program("sampled_blocks").string()}));
+// sampled_blocks with one sample per byte: every block of 64 bytes or more is recorded. The
+// program checks alignment, contents and usable sizes itself (its exit code names a failed
+// check), then leaks five blocks and forks; its dumps must hold exactly those leaks.
+void expect_sampled_blocks_exact(const ProcessResult& run, const std::filesystem::path& dir) {
     ASSERT_EQ(run.exit_code(), 0) << run.describe();
     const auto parent = printed(run.out, "parent");
     const auto child = printed(run.out, "child");
     ASSERT_TRUE(parent && child) << run.out;
+    const auto dump = [&dir](uint64_t pid) {
+        return dir / ("sampled_blocks." + std::to_string(pid) + ".mtd");
+    };
 
     // A block of s bytes is a sample point with probability 1 - e^-s, 1 to double precision:
     // the estimates are the exact leaks.
-    json leaks = leaks_json(dir() / ("sampled_blocks." + std::to_string(*parent) + ".mtd")).json;
+    json leaks = leaks_json(dump(*parent)).json;
     EXPECT_TRUE(leaks.at("estimated").get<bool>());
     const ExpectedSite sites[] = {
         {"leak_malloc", 1001, 1, "sampled_blocks.c", "leak_malloc", "sampled_blocks", "main"},
@@ -110,15 +110,32 @@ TEST_F(Sampling, RecordedBlocksBehaveAsTheProgramExpects) {
     expect_site_functions(leaks, functions);
     expect_totals(leaks, 1001 + 1010 + 1020 + 1050 + 8192, 5);
     // Each recorded free matched a recorded allocation, through every realloc.
-    json report = report_json(dir() / ("sampled_blocks." + std::to_string(*parent) + ".mtd")).json;
-    EXPECT_EQ(report.at("anomalies").at("unknown_frees").get<uint64_t>(), 0u);
+    EXPECT_EQ(report_json(dump(*parent)).json.at("anomalies").at("unknown_frees"), 0);
 
     // The child freed two of the parent's recorded blocks: not in its dump, so not recorded.
-    const auto child_dump = dir() / ("sampled_blocks." + std::to_string(*child) + ".mtd");
-    json child_leaks = leaks_json(child_dump).json;
+    json child_leaks = leaks_json(dump(*child)).json;
     expect_site_functions(child_leaks, {"child_leak"});
     expect_totals(child_leaks, 2222, 1);
-    EXPECT_EQ(report_json(child_dump).json.at("anomalies").at("unknown_frees").get<uint64_t>(), 0u);
+    EXPECT_EQ(report_json(dump(*child)).json.at("anomalies").at("unknown_frees"), 0);
+}
+
+TEST_F(Sampling, RecordedBlocksBehaveAsTheProgramExpects) {
+    // On glibc's allocator: every recorded block carries memtrace's header.
+    ProcessResult run = run_process(memtrace_run_spec(
+        dir(), {"--sample", "1", "-o", (dir() / "sampled_blocks.%p.mtd").string()},
+        {program("sampled_blocks").string()}));
+    expect_sampled_blocks_exact(run, dir());
+}
+
+TEST_F(Sampling, AnotherAllocatorKeepsTheRecordedAddressesInstead) {
+    // libmtforward.so, preloaded after memtrace, is the allocator memtrace's hooks call: not
+    // libc.so, so memtrace keeps the recorded addresses in its set and adds no header.
+    ProcessSpec spec = native_run_spec(dir(), {program("sampled_blocks").string()});
+    spec.env_overrides["LD_PRELOAD"] =
+        memtrace_lib().string() + " " + program("libmtforward.so").string();
+    spec.env_overrides["MEMTRACE_OUTPUT"] = (dir() / "sampled_blocks.%p.mtd").string();
+    spec.env_overrides["MEMTRACE_SAMPLE_BYTES"] = "1";
+    expect_sampled_blocks_exact(run_process(spec), dir());
 }
 
 TEST_F(Sampling, RejectsWhatIsNotAByteCount) {
