@@ -200,7 +200,8 @@ void initialize() {
     size_class_counters_init();
     thread_tags_init();
     // On glibc's allocator recorded blocks carry a header instead (sampled_block.h).
-    if (options().sample_bytes && !g_allocator_is_glibc && !g_sampled.init(kSampledSlotsLog2)) {
+    const bool sampled_headers = options().sample_bytes && g_allocator_is_glibc;
+    if (options().sample_bytes && !sampled_headers && !g_sampled.init(kSampledSlotsLog2)) {
         diagnose("cannot reserve memory for the sampled-address set", nullptr, 0);
         set_state(State::Stopped);
         return;
@@ -218,8 +219,7 @@ void initialize() {
     on_exit(on_process_exit, nullptr);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     event_clock_finish_calibration();
-    if (g_sample_bytes && g_allocator_is_glibc)
-        __atomic_store_n(&g_sampled_headers, true, __ATOMIC_RELAXED);
+    if (sampled_headers) __atomic_store_n(&g_sampled_headers, true, __ATOMIC_RELAXED);
     set_state(State::Ready);
 }
 
@@ -422,6 +422,13 @@ uint32_t recorded_generation() {
     return __atomic_load_n(&g_dump_generation, __ATOMIC_RELAXED) + 1;
 }
 
+// A block with a header whose free is to be recorded now: its Alloc is in this dump, and the
+// thread may record.
+bool free_to_record(ThreadState& thread, void* p) {
+    return sampled_header(p)->generation == recorded_generation() && sampling_ready() &&
+           !thread.busy;
+}
+
 // A block of the same kind as `p`, with room for the header in front, takes its place (the app
 // has not seen `p`). nullptr if memory ran out: the allocation then goes unrecorded.
 void* move_behind_header(void* p, size_t size, format::AllocFunction function, size_t alignment) {
@@ -517,8 +524,7 @@ void sample_free_slow(void* p) {
 void free_sampled_block(void* p) {
     if (bootstrap_owns(p)) return;
     ThreadState& thread = t_thread;
-    if (sampled_header(p)->generation == recorded_generation() && sampling_ready() &&
-        !thread.busy) {
+    if (free_to_record(thread, p)) {
         thread.busy = true;
         write_free(thread, p, now_for_free(p));
         thread.busy = false;
@@ -537,8 +543,7 @@ void* realloc_sampled_block(void* old, size_t size) {
         errno = ENOMEM;
         return nullptr;
     }
-    const bool recorded = sampled_header(old)->generation == recorded_generation() &&
-                          sampling_ready() && !thread.busy;
+    const bool recorded = free_to_record(thread, old);
     // Timed before the call: once it returns, another thread may have the old address.
     const uint64_t time = recorded ? now_for_free(old) : 0;
     void* base = g_real.realloc(static_cast<char*>(old) - offset, size + offset);
@@ -550,8 +555,7 @@ void* realloc_sampled_block(void* old, size_t size) {
     if (recorded) write_free(thread, old, time);
     if (SizeClassBlock* counters = thread_size_classes())
         count_alloc(counters, size, usable_size(base) - offset);
-    if (__builtin_sub_overflow(thread.sample_countdown, size, &thread.sample_countdown) &&
-        sample_point_in_block(thread)) {
+    if (count_down(thread, size) == SmallAlloc::SamplePoint && sample_point_in_block(thread)) {
         sampled_header(p)->generation = recorded_generation();
         write_alloc(thread, p, size, format::AllocFunction::Realloc);
     }
